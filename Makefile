@@ -1,0 +1,32 @@
+# Parity: developer entry points.
+PYTHON ?= python3
+VENV   ?= .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --upgrade pip
+	$(VENV)/bin/python -m pip install -e ".[dev]"
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/python -m streamlit run app/main.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+
+lint: $(STAMP)
+	$(VENV)/bin/python -m ruff check .
+
+# pytest exits 5 when it collects no tests; treat that as success (CI must not fail on it).
+test: $(STAMP)
+	$(VENV)/bin/python -m ruff check .
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (exit 5), treated as success"; exit 0; fi; \
+	exit $$rc
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist artifacts *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,118 @@
+"""The Python API: load a scenario, run an engine, summarise its targets.
+
+>>> from simulator import load_scenario, run, summarize          # doctest: +SKIP
+>>> s = load_scenario("scenarios/dk_police.toml")                 # doctest: +SKIP
+>>> res = run(s, engine="stochastic", replications=1000, seed=1)  # doctest: +SKIP
+>>> summarize(s, res)["targets"][0]["probability"]                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from simulator import __version__
+from simulator.compiled import Compiled, compile_scenario
+from simulator.engine import run_expected_raw, run_stochastic_raw
+from simulator.errors import Issue, ScenarioError
+from simulator.results import Result
+from simulator.scenario import MAX_REPLICATIONS, Scenario, scenario_fingerprint
+from simulator.targets import evaluate_targets
+
+Engine = Literal["expected", "stochastic"]
+ENGINES: tuple[str, ...] = ("expected", "stochastic")
+
+
+def run(
+    scenario: Scenario | Compiled,
+    engine: Engine = "stochastic",
+    replications: int | None = None,
+    seed: int | None = None,
+    first_replication: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Result:
+    """Run one engine on a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (or one already compiled).
+    engine
+        ``"expected"`` (deterministic expected-value path) or ``"stochastic"`` (Monte Carlo).
+    replications
+        Number of stochastic replications (default: the scenario's ``simulation.replications``).
+    seed
+        Root seed (default: the scenario's ``simulation.seed``).
+    first_replication
+        Global index of the first replication (to run a chunk of a larger run; results do not
+        depend on how replications are chunked).
+    progress
+        Called with the number of replications finished, after each block.
+    """
+    c = scenario if isinstance(scenario, Compiled) else compile_scenario(scenario)
+    s = c.scenario
+    if engine == "expected":
+        return Result(c, "expected", run_expected_raw(c))
+    if engine != "stochastic":
+        raise ScenarioError([Issue("engine", f"unknown engine; use one of {ENGINES}", engine)])
+    reps = s.simulation.replications if replications is None else replications
+    if not 1 <= reps <= MAX_REPLICATIONS:
+        raise ScenarioError(
+            [Issue("replications", f"must be between 1 and {MAX_REPLICATIONS}", reps)]
+        )
+    if first_replication < 0:
+        raise ScenarioError([Issue("first_replication", "must be ≥ 0", first_replication)])
+    root = s.simulation.seed if seed is None else seed
+    if not 0 <= root < 2**128:
+        raise ScenarioError([Issue("seed", "must be an integer from 0 to 2**128 - 1", root)])
+    raw = run_stochastic_raw(c, reps, root, first_replication, progress)
+    return Result(c, "stochastic", raw, seed=root, first_replication=first_replication)
+
+
+def summarize(
+    scenario: Scenario,
+    stochastic: Result | None,
+    expected: Result | None = None,
+    *,
+    elapsed_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Return the JSON-ready summary of a run: provenance and one entry per target."""
+    if expected is None:
+        base = stochastic.compiled if stochastic is not None else scenario
+        expected = run(base, engine="expected")
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario_fingerprint(scenario),
+        "parity_version": __version__,
+        "engine": "stochastic" if stochastic is not None else "expected",
+        "replications": stochastic.replications if stochastic is not None else 0,
+        "seed": stochastic.seed if stochastic is not None else None,
+        "start_year": scenario.start_year,
+        "end_year": scenario.end_year,
+        "uncertainty": (
+            "Monte Carlo only (parameters fixed at the scenario's values)"
+            if stochastic is not None
+            else "none (expected-value path)"
+        ),
+        "elapsed_seconds": elapsed_seconds,
+        "targets": evaluate_targets(scenario, expected, stochastic),
+    }
+
+
+def run_and_summarize(
+    scenario: Scenario,
+    engine: Engine = "stochastic",
+    replications: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Result, Result, dict[str, Any]]:
+    """Run the expected engine (always) and the requested engine; return both and the summary."""
+    t0 = time.perf_counter()
+    c = compile_scenario(scenario)
+    expected = run(c, engine="expected")
+    stochastic = (
+        run(c, "stochastic", replications, seed, progress=progress) if engine == "stochastic" else None
+    )
+    summary = summarize(scenario, stochastic, expected, elapsed_seconds=time.perf_counter() - t0)
+    return expected, stochastic or expected, summary

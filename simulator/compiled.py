@@ -1,0 +1,413 @@
+"""Compile a validated :class:`~simulator.scenario.Scenario` into arrays for the engines.
+
+Axes (always in this order): ``year`` (t = 0 … Y-1 for the projection years
+``start_year + 1 … end_year``), ``grade`` (g = 0 … G-1, entry first), ``sex``
+(s = 0 women, 1 men), ``k`` (completed years in grade, 0 … K, K open-ended).
+
+Every parameter is resolved per projection year with the policies applied in file order:
+a policy with weight w(y) (0 before ``from_year``, 1 from ``to_year`` or ``from_year`` on,
+linear in between) changes a value x to ``(1 - w) x + w · set`` or ``x · (1 + w (scale - 1))``.
+
+After the policies, the contract's constraints are checked for every year, grade, sex and
+year in grade: probabilities lie in [0, 1] and ``attrition + promotion ≤ 1``. A violation is
+an error naming the block, the year and the policy that caused it — values are never clamped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.errors import Issue, ScenarioError
+from simulator.scenario import SEXES, Scenario, Series
+
+WOMEN, MEN = 0, 1
+MODE_NONE, MODE_RATE, MODE_VACANCY = 0, 1, 2
+RECRUIT_FIXED, RECRUIT_REPLACE, RECRUIT_GROWTH = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class Compiled:
+    """A scenario as arrays. Shapes use Y years, G grades, 2 sexes, K+1 tenure buckets.
+
+    Attributes
+    ----------
+    attrition
+        ``[Y, G, 2, K+1]`` annual probability of leaving.
+    promote_out
+        ``[Y, G, 2, K+1]`` annual probability of rate-mode promotion from g to g+1 (0 where
+        the step into g+1 is vacancy mode, where k < min years, and for the top grade).
+    mode
+        ``[G]`` promotion mode of the step *into* g (0 none for the entry grade, 1 rate,
+        2 vacancy).
+    min_years_out
+        ``[G]`` minimum completed years in grade g to be promoted out of g.
+    women_odds, women_floor, lateral_share, lateral_women_share
+        ``[Y, G]`` for the step into g.
+    leave_vacant
+        ``[G]`` True where a floor that cannot be met leaves posts vacant.
+    establishment
+        ``[Y, G]`` authorised posts (NaN where not given).
+    intake, women_share, growth_rate
+        ``[Y]`` recruitment parameters.
+    initial
+        ``[G, 2, K+1]`` integer initial headcount (end of start year).
+    """
+
+    scenario: Scenario
+    years: np.ndarray
+    grade_ids: tuple[str, ...]
+    workforce: np.ndarray
+    K: int
+    attrition: np.ndarray
+    promote_out: np.ndarray
+    mode: np.ndarray
+    min_years_out: np.ndarray
+    women_odds: np.ndarray
+    women_floor: np.ndarray
+    lateral_share: np.ndarray
+    lateral_women_share: np.ndarray
+    leave_vacant: np.ndarray
+    establishment: np.ndarray
+    recruitment_mode: int
+    intake: np.ndarray
+    women_share: np.ndarray
+    growth_rate: np.ndarray
+    initial: np.ndarray
+    populations: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def start_year(self) -> int:
+        """Year whose end-of-year stock is the initial state."""
+        return self.scenario.start_year
+
+    @property
+    def n_years(self) -> int:
+        """Number of projection steps Y."""
+        return len(self.years)
+
+    @property
+    def n_grades(self) -> int:
+        """Number of grades G."""
+        return len(self.grade_ids)
+
+
+def _series(series: Series | None, years: np.ndarray, default: float = np.nan) -> np.ndarray:
+    if series is None:
+        return np.full(len(years), default)
+    return np.array([series.at(int(y)) for y in years], dtype=float)
+
+
+def _profile(value: float | list[float], n: int) -> np.ndarray:
+    if isinstance(value, list):
+        out = np.empty(n)
+        m = min(len(value), n)
+        out[:m] = value[:m]
+        out[m:] = value[-1]
+        return out
+    return np.full(n, float(value))
+
+
+def _weights(from_year: int, to_year: int | None, years: np.ndarray) -> np.ndarray:
+    if to_year is None:
+        return (years >= from_year).astype(float)
+    start = from_year - 1
+    return np.clip((years - start) / (to_year - start), 0.0, 1.0)
+
+
+def tenure_buckets(s: Scenario) -> int:
+    """Return K, the open-ended top bucket of completed years in grade.
+
+    K is at least 1, at least every minimum time in grade, and long enough that every
+    tenure-dependent attrition profile and explicit initial spread is represented.
+    """
+    k = 1
+    for p in s.promotions:
+        k = max(k, p.min_years_in_grade)
+    for a in s.attrition:
+        for v in (a.women, a.men):
+            if isinstance(v, list):
+                k = max(k, len(v) - 1)
+    for i in s.initial:
+        if isinstance(i.years_in_grade, list):
+            k = max(k, len(i.years_in_grade) - 1)
+    return k
+
+
+def compile_scenario(s: Scenario) -> Compiled:
+    """Compile a scenario to arrays, applying policies and checking the contract's constraints.
+
+    Raises
+    ------
+    ScenarioError
+        If a policy drives a probability outside [0, 1], makes attrition + promotion exceed 1,
+        or sets an impossible value.
+    """
+    years = np.arange(s.start_year + 1, s.end_year + 1)
+    Y, G, K = len(years), len(s.grades), tenure_buckets(s)
+    nk = K + 1
+    gindex = {g.id: i for i, g in enumerate(s.grades)}
+    issues: list[Issue] = []
+
+    attrition = np.zeros((Y, G, 2, nk))
+    for a in s.attrition:
+        g = gindex[a.grade]
+        attrition[:, g, WOMEN, :] = _profile(a.women, nk)
+        attrition[:, g, MEN, :] = _profile(a.men, nk)
+
+    mode = np.zeros(G, dtype=np.int64)
+    min_years_out = np.zeros(G, dtype=np.int64)
+    prob_out = np.zeros((Y, G, 2))  # rate-mode probability of promotion out of g
+    odds = np.ones((Y, G))
+    floor = np.zeros((Y, G))
+    lateral = np.zeros((Y, G))
+    lateral_w = np.zeros((Y, G))
+    leave_vacant = np.zeros(G, dtype=bool)
+    step_block: dict[int, int] = {}
+    for i, p in enumerate(s.promotions):
+        g = gindex[p.to]
+        step_block[g] = i
+        mode[g] = 2 if p.mode == "vacancy" else 1
+        min_years_out[g - 1] = p.min_years_in_grade
+        if p.probability is not None:
+            prob_out[:, g - 1, WOMEN] = p.probability.women
+            prob_out[:, g - 1, MEN] = p.probability.men
+        odds[:, g] = p.women_odds
+        floor[:, g] = p.women_floor
+        lateral[:, g] = p.lateral_share
+        lateral_w[:, g] = p.lateral_women_share or 0.0
+        leave_vacant[g] = p.when_floor_short == "leave_vacant"
+
+    establishment = np.full((Y, G), np.nan)
+    for g, grade in enumerate(s.grades):
+        if grade.establishment is not None:
+            establishment[:, g] = _series(grade.establishment, years)
+
+    rec = s.recruitment
+    intake = _series(rec.intake, years, default=0.0)
+    women_share = _series(rec.women_share, years)
+    growth_rate = _series(rec.growth_rate, years, default=0.0)
+
+    # ---- policies ---------------------------------------------------------------------
+    def grade_mask(i: int, grades: list[str] | None) -> np.ndarray:
+        mask = np.zeros(G, dtype=bool)
+        if grades is None:
+            mask[:] = True
+            return mask
+        for gid in grades:
+            for member in s.groups.get(gid, [gid]):
+                mask[gindex[member]] = True
+        return mask
+
+    def apply(arr: np.ndarray, w: np.ndarray, p_set: float | None, p_scale: float | None) -> np.ndarray:
+        shape = (-1,) + (1,) * (arr.ndim - 1)
+        ww = w.reshape(shape)
+        if p_set is not None:
+            return (1 - ww) * arr + ww * p_set
+        assert p_scale is not None
+        return arr * (1 + ww * (p_scale - 1))
+
+    for i, pol in enumerate(s.policies):
+        w = _weights(pol.from_year, pol.to_year, years)
+        gm = grade_mask(i, pol.grades)
+        sexes = [SEXES.index(x) for x in (pol.sexes or list(SEXES))]
+        par = pol.parameter
+        if par == "attrition":
+            for sx in sexes:
+                attrition[:, gm, sx, :] = apply(attrition[:, gm, sx, :], w, pol.set, pol.scale)
+        elif par == "promotion.probability":
+            src = np.zeros(G, dtype=bool)
+            for g in np.flatnonzero(gm):
+                if g > 0 and mode[g] == 1:
+                    src[g - 1] = True
+            if gm.any() and not src.any():
+                issues.append(
+                    Issue(f"policies[{i}].grades", "none of these grades has a rate-mode promotion step", pol.grades)
+                )
+            for sx in sexes:
+                prob_out[:, src, sx] = apply(prob_out[:, src, sx], w, pol.set, pol.scale)
+        elif par == "establishment":
+            missing = [s.grades[g].id for g in np.flatnonzero(gm) if np.isnan(establishment[0, g])]
+            if pol.grades is not None and missing:
+                issues.append(Issue(f"policies[{i}].grades", f"grades without an establishment: {missing}", pol.grades))
+            gm = gm & ~np.isnan(establishment[0])
+            establishment[:, gm] = apply(establishment[:, gm], w, pol.set, pol.scale)
+        elif par.startswith("promotion."):
+            target = {
+                "promotion.women_odds": odds,
+                "promotion.women_floor": floor,
+                "promotion.lateral_share": lateral,
+                "promotion.lateral_women_share": lateral_w,
+            }[par]
+            vac_only = par != "promotion.women_odds"
+            gm = gm & (mode == 2 if vac_only else mode > 0)
+            if not gm.any():
+                issues.append(
+                    Issue(
+                        f"policies[{i}].parameter",
+                        f"{par} applies to {'vacancy-mode ' if vac_only else ''}promotion steps; "
+                        "none of the selected grades has one",
+                        par,
+                    )
+                )
+            target[:, gm] = apply(target[:, gm], w, pol.set, pol.scale)
+        elif par == "recruitment.intake":
+            intake = apply(intake, w, pol.set, pol.scale)
+        elif par == "recruitment.women_share":
+            women_share = apply(women_share, w, pol.set, pol.scale)
+        elif par == "recruitment.growth_rate":
+            growth_rate = apply(growth_rate, w, pol.set, pol.scale)
+
+    # ---- constraints after policies -------------------------------------------------------
+    tenure = np.arange(nk)
+    eligible = tenure[None, :] >= min_years_out[:, None]  # [G, nk]
+    promote_out = prob_out[:, :, :, None] * eligible[None, :, None, :]
+    # Rate-mode odds multiplier for women: odds ratio applied to the women's probability.
+    rate_odds = np.ones((Y, G))
+    for g in range(1, G):
+        if mode[g] == 1:
+            rate_odds[:, g - 1] = odds[:, g]
+    pw = promote_out[:, :, WOMEN, :]
+    ow = rate_odds[:, :, None]
+    promote_out[:, :, WOMEN, :] = np.where(pw > 0, ow * pw / (1 - pw + ow * pw), 0.0)
+    promote_out[:, G - 1] = 0.0
+
+    def first_bad(mask: np.ndarray) -> tuple[int, ...]:
+        return tuple(int(x) for x in np.argwhere(mask)[0])
+
+    def blame(year: int) -> str:
+        active = [p.id for p in s.policies if p.from_year <= year]
+        return f" (policies in force: {', '.join(active)})" if active else ""
+
+    bad = (attrition < 0) | (attrition > 1)
+    if bad.any():
+        t, g, sx, k = first_bad(bad)
+        issues.append(
+            Issue(
+                f"attrition[{_block_index(s.attrition, 'grade', s.grades[g].id)}].{SEXES[sx]}",
+                f"annual probability outside [0, 1] in {years[t]} at {k} years in grade{blame(int(years[t]))}",
+                float(attrition[t, g, sx, k]),
+            )
+        )
+    bad = (promote_out < 0) | (promote_out > 1)
+    total = attrition + promote_out
+    over = total > 1 + 1e-12
+    if bad.any() or over.any():
+        t, g, sx, k = first_bad(bad | over)
+        block = step_block.get(g + 1, 0)
+        issues.append(
+            Issue(
+                f"promotions[{block}].probability.{SEXES[sx]}",
+                f"attrition + promotion must be ≤ 1 (annual probabilities of grade "
+                f"{s.grades[g].id!r}); in {years[t]} at {k} years in grade they are "
+                f"{attrition[t, g, sx, k]:.4g} + {promote_out[t, g, sx, k]:.4g}{blame(int(years[t]))}",
+                float(total[t, g, sx, k]),
+            )
+        )
+    for name, arr in (
+        ("promotion.women_floor", floor),
+        ("promotion.lateral_share", lateral),
+        ("promotion.lateral_women_share", lateral_w),
+        ("recruitment.women_share", women_share[:, None]),
+    ):
+        if ((arr < 0) | (arr > 1)).any():
+            t = int(np.argwhere((arr < 0) | (arr > 1))[0][0])
+            issues.append(Issue(name, f"share outside [0, 1] in {years[t]}{blame(int(years[t]))}", float(arr.flat[np.argmax((arr < 0) | (arr > 1))])))
+    if (intake < 0).any():
+        issues.append(Issue("recruitment.intake", "intake must not be negative", float(intake.min())))
+    if np.any(establishment[~np.isnan(establishment)] < 0):
+        issues.append(Issue("grades", "establishment must not be negative", None))
+    if issues:
+        raise ScenarioError(issues, s.name)
+
+    # ---- initial state ----------------------------------------------------------------------
+    initial = np.zeros((G, 2, nk), dtype=np.int64)
+    for block in s.initial:
+        g = gindex[block.grade]
+        for sx, count in enumerate(block.counts()):
+            shares = _initial_spread(block.years_in_grade, attrition[0, g, sx], promote_out[0, g, sx], nk)
+            initial[g, sx] = _largest_remainder(count, shares)
+
+    populations: dict[str, np.ndarray] = {}
+    for g, gid in enumerate(s.grade_ids):
+        m = np.zeros(G, dtype=bool)
+        m[g] = True
+        populations[gid] = m
+    for name, members in s.groups.items():
+        populations[name] = np.isin(np.array(s.grade_ids), members)
+    populations["workforce"] = np.array([g.workforce for g in s.grades])
+
+    return Compiled(
+        scenario=s,
+        years=years,
+        grade_ids=tuple(s.grade_ids),
+        workforce=populations["workforce"],
+        K=K,
+        attrition=attrition,
+        promote_out=np.clip(promote_out, 0.0, 1.0 - attrition),  # float-rounding only (checked above)
+        mode=mode,
+        min_years_out=min_years_out,
+        women_odds=odds,
+        women_floor=floor,
+        lateral_share=lateral,
+        lateral_women_share=lateral_w,
+        leave_vacant=leave_vacant,
+        establishment=establishment,
+        recruitment_mode={"fixed": 0, "replace": 1, "growth": 2}[rec.mode],
+        intake=intake,
+        women_share=women_share,
+        growth_rate=growth_rate,
+        initial=initial,
+        populations=populations,
+    )
+
+
+def _block_index(blocks: list, key: str, value: str) -> int:
+    for i, b in enumerate(blocks):
+        if getattr(b, key) == value:
+            return i
+    return 0
+
+
+def _initial_spread(spec: str | list[float], a: np.ndarray, p: np.ndarray, nk: int) -> np.ndarray:
+    """Shares of a grade's initial headcount by completed years in grade.
+
+    'steady': the profile of a cohort recruited at a constant rate under the first
+    projection year's rates: share_k ∝ Π_{j<k} (1 - a_j - p_j) for k < K, and the open
+    bucket K holds the tail Π_{j<K}(1 - a_j - p_j) / (1 - stay_K); where nobody leaves the
+    open bucket (stay_K = 1) it holds one year's survivors.
+    """
+    out = np.zeros(nk)
+    if spec == "entry":
+        out[0] = 1.0
+        return out
+    if spec == "open":
+        out[-1] = 1.0
+        return out
+    if isinstance(spec, list):
+        out[: len(spec)] = spec
+        return out / out.sum()
+    stay = 1.0 - a - p
+    surv = np.concatenate([[1.0], np.cumprod(stay[:-1])])
+    out[:] = surv
+    leave_open = 1.0 - stay[-1]
+    if leave_open > 1e-12:
+        out[-1] = surv[-1] / leave_open
+    total = out.sum()
+    if total <= 0:
+        out[:] = 0.0
+        out[0] = 1.0
+        return out
+    return out / total
+
+
+def _largest_remainder(count: int, shares: np.ndarray) -> np.ndarray:
+    """Split an integer count by shares, rounding by largest remainder (deterministic)."""
+    raw = count * shares
+    base = np.floor(raw).astype(np.int64)
+    rest = int(count - base.sum())
+    if rest > 0:
+        order = np.argsort(-(raw - base), kind="stable")
+        base[order[:rest]] += 1
+    return base

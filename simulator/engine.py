@@ -1,0 +1,360 @@
+"""The annual step of the model contract, for the expected and the stochastic engine.
+
+State at the end of year y: ``n[b, g, s, k]`` — replication b (within a block), grade g,
+sex s, k completed years in grade (K open-ended). One step (year y, parameters of year y):
+
+1. **Leave or move.** Each cell is split by one multinomial draw into leavers (annual
+   probability ``a[g,s,k]``), rate-mode promotions to g+1 (``p[g,s,k]``, zero below the
+   minimum years in grade) and stayers: ``(L, P, S) ~ Multinomial(n, (a, p, 1 - a - p))``.
+2. **Vacancy promotions, top grade first.** For each grade h in vacancy mode, from the top
+   down: ``V = max(0, E[h] - headcount of h now)``; lateral hires ``L ~ Bin(V, ℓ)``, women
+   among them ``~ Bin(L, ℓ_w)``; internal promotions ``N = min(V - L, eligible stayers of
+   h-1)``; women among them by weighted selection without replacement with odds ω for a woman
+   (Wallenius; hypergeometric when ω = 1); a floor f raises the women to
+   ``min(eligible women, ceil(f N))`` ("fill_with_men") or additionally caps the men at
+   ``floor(W (1 - f) / f)`` when eligible women are short ("leave_vacant"). Who is promoted
+   within each sex is uniform over the eligible years-in-grade buckets (multivariate
+   hypergeometric). Processing top-down lets a vacancy chain run down the ladder in one year.
+3. **Recruitment** into grade 0: ``fixed`` intake I; ``replace`` ``I = max(0, E[0] - n_0)``;
+   ``growth`` ``I = max(0, T_y - total)`` with ``T_y = T_{y-1} (1 + growth_rate)``.
+   Women among the intake ``~ Bin(I, h_y)``.
+4. **Ageing.** Stayers move k → min(k + 1, K); everyone who entered a grade this step starts
+   at k = 0.
+
+The **expected** engine runs exactly this step on expected values: every draw is replaced by
+its mean (the Wallenius mean by Fog's approximation ``(1 - W/E_w) = (1 - M/E_m)^ω``), so in
+rate mode it is the exact mean of the stochastic engine (the model is linear) and with
+vacancies, floors or ``max(0, ·)`` it is the mean-field path. The **stochastic** engine draws
+integers with streams keyed by (block, decision), see :mod:`simulator.rng`.
+
+Flows recorded per (year, grade, sex): leavers, promoted_out, promoted_in (internal),
+recruits, lateral_in, so that ``stock[y] = stock[y-1] - leavers - promoted_out + promoted_in
++ recruits + lateral_in`` holds exactly for every cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, RECRUIT_GROWTH, RECRUIT_REPLACE, Compiled
+from simulator.rng import BLOCK_SIZE, blocks_for, decision_generator
+
+FLOWS = ("leavers", "promoted_out", "promoted_in", "recruits", "lateral_in")
+DIAGNOSTICS = (
+    "vacancies",
+    "lateral_hires",
+    "internal_promotions",
+    "unfilled",
+    "floor_required",
+    "floor_binding",
+    "floor_short",
+)
+SEX_NAMES = ("women", "men")
+
+
+# ---------------------------------------------------------------------------------------------
+# Samplers: the only difference between the engines.
+# ---------------------------------------------------------------------------------------------
+def wallenius_mean(n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, odds: float) -> np.ndarray:
+    """Approximate mean number of women among ``n_draw`` drawn by weighted selection.
+
+    Solves Fog's equation ``(1 - x/E_w) = (1 - (N - x)/E_m)^ω`` for x by bisection, on
+    ``max(0, N - E_m) ≤ x ≤ min(N, E_w)``. Exact at ω = 1 (hypergeometric mean).
+    """
+    n_draw, pool_w, pool_m = np.broadcast_arrays(
+        np.asarray(n_draw, float), np.asarray(pool_w, float), np.asarray(pool_m, float)
+    )
+    total = pool_w + pool_m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if odds == 1.0:
+            return np.where(total > 0, n_draw * pool_w / np.where(total > 0, total, 1), 0.0)
+        lo = np.maximum(0.0, n_draw - pool_m)
+        hi = np.minimum(n_draw, pool_w)
+        safe_w = np.where(pool_w > 0, pool_w, 1.0)
+        safe_m = np.where(pool_m > 0, pool_m, 1.0)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            f = (1 - mid / safe_w) - np.clip(1 - (n_draw - mid) / safe_m, 0, 1) ** odds
+            lo = np.where(f > 0, mid, lo)
+            hi = np.where(f > 0, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+class ExpectedSampler:
+    """Replaces every draw by its expected value (float arithmetic)."""
+
+    dtype = float
+
+    def transitions(self, n: np.ndarray, probs: np.ndarray, names: list[list[str]]) -> np.ndarray:
+        """Expected (leave, promote, stay) counts: ``n[..., None] * probs``."""
+        return n[..., None] * probs
+
+    def binomial(self, name: str, n: np.ndarray, p: float) -> np.ndarray:
+        """Mean of Binomial(n, p)."""
+        return n * p
+
+    def integerize(self, name: str, x: float, size: int) -> np.ndarray:
+        """A (possibly fractional) count as it is."""
+        return np.full(size, float(x))
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        """A target count as it is."""
+        return x
+
+    def ceil(self, x: np.ndarray) -> np.ndarray:
+        """Fractional requirement as it is."""
+        return x
+
+    def floor(self, x: np.ndarray) -> np.ndarray:
+        """Fractional cap as it is."""
+        return x
+
+    def select(self, name: str, n_draw, pool_w, pool_m, odds: float) -> np.ndarray:
+        """Expected women among ``n_draw`` selected (Wallenius mean)."""
+        return wallenius_mean(n_draw, pool_w, pool_m, odds)
+
+    def split(self, name: str, d: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Spread ``d`` over the buckets in proportion to ``counts``."""
+        total = counts.sum(-1)
+        frac = np.divide(counts, total[..., None], out=np.zeros_like(counts), where=total[..., None] > 0)
+        return d[..., None] * frac
+
+
+class StochasticSampler:
+    """Integer draws; one Generator per (block, decision), created on first use."""
+
+    dtype = np.int64
+
+    def __init__(self, seed: int, block: int) -> None:
+        self.seed = seed
+        self.block = block
+        self._gens: dict[str, np.random.Generator] = {}
+
+    def gen(self, name: str) -> np.random.Generator:
+        """Return the Generator of a decision in this block."""
+        g = self._gens.get(name)
+        if g is None:
+            g = self._gens[name] = decision_generator(self.seed, self.block, name)
+        return g
+
+    def transitions(self, n: np.ndarray, probs: np.ndarray, names: list[list[str]]) -> np.ndarray:
+        """One multinomial draw per cell, one stream per (grade, sex)."""
+        B, G, S, nk = n.shape
+        out = np.empty((B, G, S, nk, 3), dtype=np.int64)
+        for g in range(G):
+            for s in range(S):
+                out[:, g, s] = self.gen(names[g][s]).multinomial(n[:, g, s], probs[g, s])
+        return out
+
+    def binomial(self, name: str, n: np.ndarray, p: float) -> np.ndarray:
+        """Binomial(n, p) draws."""
+        return self.gen(name).binomial(n, p)
+
+    def integerize(self, name: str, x: float, size: int) -> np.ndarray:
+        """floor(x) plus a Bernoulli(frac(x)) draw, so the mean is exactly x."""
+        base = np.floor(x)
+        extra = self.gen(name).random(size) < (x - base)
+        return (base + extra).astype(np.int64)
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        """A target count rounded to the nearest integer."""
+        return np.rint(x).astype(np.int64)
+
+    def ceil(self, x: np.ndarray) -> np.ndarray:
+        """Smallest integer ≥ x (robust to float noise)."""
+        return np.ceil(np.asarray(x) - 1e-9).astype(np.int64)
+
+    def floor(self, x: np.ndarray) -> np.ndarray:
+        """Largest integer ≤ x (robust to float noise)."""
+        return np.floor(np.asarray(x) + 1e-9).astype(np.int64)
+
+    def select(self, name: str, n_draw, pool_w, pool_m, odds: float) -> np.ndarray:
+        """Women among ``n_draw`` selected without replacement with odds ω (Wallenius)."""
+        gen = self.gen(name)
+        n_draw = np.asarray(n_draw, np.int64)
+        pool_w = np.asarray(pool_w, np.int64)
+        pool_m = np.asarray(pool_m, np.int64)
+        if odds == 1.0:
+            return gen.hypergeometric(pool_w, pool_m, n_draw)
+        lo = np.maximum(0, n_draw - pool_m)
+        hi = np.minimum(n_draw, pool_w)
+        out = lo.copy()
+        free = hi > lo
+        if free.any():
+            out[free] = stats.nchypergeom_wallenius.rvs(
+                pool_w[free] + pool_m[free], pool_w[free], n_draw[free], odds, random_state=gen
+            )
+        return out
+
+    def split(self, name: str, d: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Draw ``d`` persons without replacement from the buckets (multivariate hypergeometric)."""
+        gen = self.gen(name)
+        out = np.zeros_like(counts)
+        remaining = d.astype(np.int64).copy()
+        rest = counts.sum(-1)
+        for j in range(counts.shape[-1] - 1):
+            col = counts[..., j]
+            rest = rest - col
+            take = gen.hypergeometric(col, rest, np.minimum(remaining, col + rest))
+            out[..., j] = take
+            remaining = remaining - take
+        out[..., -1] = remaining
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The step, run over all years for one batch of replications.
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Raw:
+    """Arrays produced by a run. ``B`` = replications.
+
+    Attributes
+    ----------
+    stock
+        ``[B, Y+1, G, 2]`` headcount at each year-end (index 0 = start year).
+    flows
+        ``[B, Y, G, 2, 5]`` flows of each projection year, in :data:`FLOWS` order.
+    diagnostics
+        ``[B, Y, G, 7]`` vacancy-mode diagnostics in :data:`DIAGNOSTICS` order.
+    final
+        ``[B, G, 2, K+1]`` state (with years in grade) at the last year-end.
+    """
+
+    stock: np.ndarray
+    flows: np.ndarray
+    diagnostics: np.ndarray
+    final: np.ndarray
+
+
+def simulate(c: Compiled, sampler, batch: int) -> Raw:
+    """Advance ``batch`` replications through every projection year of ``c``."""
+    Y, G, K = c.n_years, c.n_grades, c.K
+    dt = sampler.dtype
+    n = np.broadcast_to(c.initial.astype(dt), (batch, *c.initial.shape)).copy()
+    stock = np.zeros((batch, Y + 1, G, 2), dtype=dt)
+    flows = np.zeros((batch, Y, G, 2, len(FLOWS)), dtype=dt)
+    diag = np.zeros((batch, Y, G, len(DIAGNOSTICS)), dtype=float)
+    stock[:, 0] = n.sum(-1)
+    names = [[f"transition/{gid}/{sx}" for sx in SEX_NAMES] for gid in c.grade_ids]
+    growth_target = float(c.initial.sum())
+    vacancy_grades = [h for h in range(G - 1, 0, -1) if c.mode[h] == MODE_VACANCY]
+
+    for t in range(Y):
+        a = c.attrition[t]
+        p = c.promote_out[t]
+        probs = np.stack([a, p, np.clip(1.0 - a - p, 0.0, 1.0)], axis=-1)
+        counts = sampler.transitions(n, probs, names)
+        leavers = counts[..., 0].sum(-1)
+        promoted = counts[..., 1].sum(-1)
+        stay = counts[..., 2].copy()
+
+        entrants = np.zeros((batch, G, 2), dtype=dt)
+        promoted_out = promoted.copy()
+        promoted_in = np.zeros((batch, G, 2), dtype=dt)
+        promoted_in[:, 1:] = promoted[:, :-1]
+        lateral_in = np.zeros((batch, G, 2), dtype=dt)
+        recruits = np.zeros((batch, G, 2), dtype=dt)
+
+        for h in vacancy_grades:
+            gid = c.grade_ids[h]
+            posts = sampler.count(np.asarray(c.establishment[t, h]))
+            vac = np.maximum(0, posts - stay[:, h].sum((1, 2)))
+            lat = sampler.binomial(f"lateral/{gid}", vac, c.lateral_share[t, h])
+            lat_w = sampler.binomial(f"lateral_women/{gid}", lat, c.lateral_women_share[t, h])
+            m = c.min_years_out[h - 1]
+            pool_w = stay[:, h - 1, 0, m:]
+            pool_m = stay[:, h - 1, 1, m:]
+            e_w, e_m = pool_w.sum(-1), pool_m.sum(-1)
+            n_int = np.minimum(vac - lat, e_w + e_m)
+            women = sampler.select(f"select/{gid}", n_int, e_w, e_m, float(c.women_odds[t, h]))
+            men = n_int - women
+            f = float(c.women_floor[t, h])
+            required = np.zeros(batch)
+            binding = short = np.zeros(batch, dtype=bool)
+            if f > 0:
+                required = sampler.ceil(f * n_int)
+                raised = np.maximum(women, np.minimum(e_w, required))
+                binding = raised > women + 1e-9
+                short = e_w < required - 1e-9
+                women = raised
+                men = n_int - women
+                if c.leave_vacant[h]:
+                    men = np.where(short, np.minimum(men, sampler.floor(women * (1 - f) / f)), men)
+            take_w = sampler.split(f"pick/{gid}/women", women, pool_w)
+            take_m = sampler.split(f"pick/{gid}/men", men, pool_m)
+            stay[:, h - 1, 0, m:] -= take_w
+            stay[:, h - 1, 1, m:] -= take_m
+            promoted_out[:, h - 1, 0] += women
+            promoted_out[:, h - 1, 1] += men
+            promoted_in[:, h, 0] += women
+            promoted_in[:, h, 1] += men
+            lateral_in[:, h, 0] = lat_w
+            lateral_in[:, h, 1] = lat - lat_w
+            filled = women + men
+            diag[:, t, h] = np.stack(
+                [vac, lat, filled, vac - lat - filled, required, binding, short], axis=-1
+            )
+
+        # Recruitment into the entry grade.
+        if c.recruitment_mode == RECRUIT_FIXED:
+            intake = sampler.integerize("intake", float(c.intake[t]), batch)
+        elif c.recruitment_mode == RECRUIT_REPLACE:
+            posts = sampler.count(np.asarray(c.establishment[t, 0]))
+            intake = np.maximum(0, posts - stay[:, 0].sum((1, 2)))
+        else:
+            assert c.recruitment_mode == RECRUIT_GROWTH
+            growth_target *= 1.0 + float(c.growth_rate[t])
+            current = stay.sum((1, 2, 3)) + promoted_in.sum((1, 2)) + lateral_in.sum((1, 2))
+            intake = np.maximum(0, sampler.count(np.asarray(growth_target)) - current)
+        intake_w = sampler.binomial("intake_women", intake, float(c.women_share[t]))
+        recruits[:, 0, 0] = intake_w
+        recruits[:, 0, 1] = intake - intake_w
+
+        entrants = promoted_in + lateral_in + recruits
+        n = np.empty_like(n)
+        n[..., 1:] = stay[..., :-1]
+        n[..., K] += stay[..., K]
+        n[..., 0] = entrants
+        stock[:, t + 1] = n.sum(-1)
+        flows[:, t] = np.stack([leavers, promoted_out, promoted_in, recruits, lateral_in], axis=-1)
+    return Raw(stock=stock, flows=flows, diagnostics=diag, final=n)
+
+
+def run_expected_raw(c: Compiled) -> Raw:
+    """Run the expected-value engine (one deterministic path)."""
+    return simulate(c, ExpectedSampler(), 1)
+
+
+def run_stochastic_raw(
+    c: Compiled,
+    replications: int,
+    seed: int,
+    first: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Raw:
+    """Run replications ``first … first+replications-1`` of the stochastic engine.
+
+    Blocks of :data:`~simulator.rng.BLOCK_SIZE` replications are simulated whole and the
+    requested rows are kept, so any split of replications gives identical numbers.
+    ``progress`` is called with the number of replications finished after each block.
+    """
+    stop = first + replications
+    parts = []
+    for block in blocks_for(first, stop):
+        raw = simulate(c, StochasticSampler(seed, block), BLOCK_SIZE)
+        lo = max(first, block * BLOCK_SIZE) - block * BLOCK_SIZE
+        hi = min(stop, (block + 1) * BLOCK_SIZE) - block * BLOCK_SIZE
+        parts.append(Raw(raw.stock[lo:hi], raw.flows[lo:hi], raw.diagnostics[lo:hi], raw.final[lo:hi]))
+        if progress is not None:
+            progress(hi - lo)
+    return Raw(
+        stock=np.concatenate([r.stock for r in parts]),
+        flows=np.concatenate([r.flows for r in parts]),
+        diagnostics=np.concatenate([r.diagnostics for r in parts]),
+        final=np.concatenate([r.final for r in parts]),
+    )

@@ -1,0 +1,817 @@
+"""Scenario files: the schema, validated once at the boundary.
+
+A scenario is a TOML (or JSON, same schema) file describing an organisation's grade ladder,
+its initial headcount by grade and sex, the annual flows (attrition, promotion, recruitment),
+dated policies that change any of them, named groups of grades, and targets on the women's
+share. ``docs/scenario-format.md`` documents every field with an annotated example.
+
+Validation is done here with pydantic v2 (``extra="forbid"``: unknown keys are errors). Every
+problem is collected and raised at once as a :class:`~simulator.errors.ScenarioError`. The
+engines never see this model: :func:`simulator.compiled.compile_scenario` turns it into arrays.
+
+Provenance: every block that carries numbers (grades with an establishment, initial headcount,
+attrition, promotion steps, recruitment, policies, targets) must name either a ``source``
+(an id in ``[sources]``) or an ``assumption`` (a sentence saying what is assumed and why), or
+both. A value without either is rejected.
+
+Time-varying values (``women_share``, ``intake``, ``establishment``, ...) accept three forms:
+
+* a number — constant over the horizon;
+* a table of years, ``{2024 = 0.25, 2027 = 0.30}`` — a step function: the value of the latest
+  year not after the simulated year holds; the first year must not be after the first
+  simulated year (``start_year + 1``);
+* a ramp, ``{from_year = 2026, to_year = 2030, start = 0.25, end = 0.40}`` — ``start`` up to
+  ``from_year``, linear in between, ``end`` from ``to_year`` on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from simulator.errors import Issue, ScenarioError, issues_from_pydantic
+
+# --------------------------------------------------------------------------------------------
+# Hard bounds: they stop a crafted file from pinning a machine.
+# --------------------------------------------------------------------------------------------
+MAX_HORIZON_YEARS = 100
+MAX_GRADES = 30
+MAX_REPLICATIONS = 100_000
+MAX_CELL_HEADCOUNT = 1_000_000_000
+MAX_TENURE_PROFILE = 60
+MAX_LIST_ITEMS = 500
+MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_FILE_BYTES = 1_000_000
+
+SEXES = ("women", "men")
+RESERVED_POPULATIONS = ("workforce", "intake")
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Headcount = Annotated[int, Field(ge=0, le=MAX_CELL_HEADCOUNT)]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Text = Annotated[str, Field(max_length=4000)]
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
+
+
+# --------------------------------------------------------------------------------------------
+# Time series
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Series:
+    """A value over years: constant, step table or linear ramp (see module docstring)."""
+
+    kind: Literal["constant", "steps", "ramp"]
+    constant: float = 0.0
+    steps: tuple[tuple[int, float], ...] = ()
+    from_year: int = 0
+    to_year: int = 0
+    start: float = 0.0
+    end: float = 0.0
+
+    def at(self, year: int) -> float:
+        """Return the value in force in ``year``."""
+        if self.kind == "constant":
+            return self.constant
+        if self.kind == "steps":
+            value = self.steps[0][1]
+            for y, v in self.steps:
+                if y <= year:
+                    value = v
+            return value
+        if year <= self.from_year:
+            return self.start
+        if year >= self.to_year:
+            return self.end
+        frac = (year - self.from_year) / (self.to_year - self.from_year)
+        return self.start + frac * (self.end - self.start)
+
+    def first_year(self) -> int | None:
+        """Return the first year the series defines (``None`` when defined for all years)."""
+        return self.steps[0][0] if self.kind == "steps" else None
+
+    def to_plain(self) -> Any:
+        """Return the series in the form a scenario file writes it."""
+        if self.kind == "constant":
+            return self.constant
+        if self.kind == "steps":
+            return {str(y): v for y, v in self.steps}
+        return {
+            "from_year": self.from_year,
+            "to_year": self.to_year,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def _series_parser(lo: float, hi: float, what: str):
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"must be a number ({what})")
+        v = float(v)
+        if not math.isfinite(v) or v < lo or v > hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g} ({what})")
+        return v
+
+    def parse(value: Any) -> Series:
+        if isinstance(value, Series):
+            return value
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number, a table of years or a ramp ({what})")
+        if isinstance(value, int | float):
+            return Series("constant", constant=check(value))
+        if isinstance(value, dict):
+            keys = set(value)
+            ramp_keys = {"from_year", "to_year", "start", "end"}
+            if keys & ramp_keys:
+                if keys != ramp_keys:
+                    missing = sorted(ramp_keys - keys)
+                    extra = sorted(keys - ramp_keys)
+                    raise ValueError(
+                        "a ramp needs exactly from_year, to_year, start, end"
+                        + (f"; missing {missing}" if missing else "")
+                        + (f"; unknown {extra}" if extra else "")
+                    )
+                fy, ty = value["from_year"], value["to_year"]
+                for name, y in (("from_year", fy), ("to_year", ty)):
+                    if isinstance(y, bool) or not isinstance(y, int) or not MIN_YEAR <= y <= MAX_YEAR:
+                        raise ValueError(f"ramp {name} must be a year {MIN_YEAR}-{MAX_YEAR}")
+                if ty <= fy:
+                    raise ValueError("ramp to_year must be after from_year")
+                return Series(
+                    "ramp",
+                    from_year=fy,
+                    to_year=ty,
+                    start=check(value["start"]),
+                    end=check(value["end"]),
+                )
+            if not value:
+                raise ValueError("a table of years must not be empty")
+            if len(value) > MAX_HORIZON_YEARS * 2:
+                raise ValueError(f"at most {MAX_HORIZON_YEARS * 2} years in a table")
+            steps = []
+            for k, v in value.items():
+                if not (isinstance(k, str) and k.isdigit() and MIN_YEAR <= int(k) <= MAX_YEAR):
+                    raise ValueError(
+                        f"table keys must be years {MIN_YEAR}-{MAX_YEAR} "
+                        f"(or use a ramp: from_year, to_year, start, end); got key {k!r}"
+                    )
+                steps.append((int(k), check(v)))
+            return Series("steps", steps=tuple(sorted(steps)))
+        raise ValueError(f"must be a number, a table of years or a ramp ({what})")
+
+    return BeforeValidator(parse)
+
+
+ShareSeries = Annotated[Series, _series_parser(0.0, 1.0, "a share from 0 to 1")]
+CountSeries = Annotated[Series, _series_parser(0.0, MAX_CELL_HEADCOUNT, "a headcount")]
+RateSeries = Annotated[Series, _series_parser(-0.5, 1.0, "an annual growth rate")]
+
+
+# --------------------------------------------------------------------------------------------
+# Blocks
+# --------------------------------------------------------------------------------------------
+class Strict(BaseModel):
+    """Base: unknown keys are errors; models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(Strict):
+    """A block whose numbers come from a publication (``source``) or are assumed."""
+
+    source: Ident | None = Field(None, description="Id of an entry in [sources].")
+    locator: Text | None = Field(None, description="Page, table or line in the source.")
+    assumption: Text | None = Field(None, description="What is assumed, and why.")
+
+    @model_validator(mode="after")
+    def _needs_provenance(self) -> Sourced:
+        if self.source is None and not (self.assumption and self.assumption.strip()):
+            raise ValueError(
+                "needs a source (an id in [sources]) or an assumption (a sentence saying what "
+                "is assumed); every number must say where it comes from"
+            )
+        return self
+
+
+class Source(Strict):
+    """A publication that figures are taken from."""
+
+    title: Text
+    publisher: Text | None = None
+    year: Year | None = None
+    locator: Text | None = Field(None, description="Default page or line locator.")
+    url: Text | None = None
+    quote: Text | None = None
+    note: Text | None = None
+
+
+class Grade(Strict):
+    """One rung of the ladder; index 0 is the entry grade, the last is the top."""
+
+    id: Ident
+    label: Text | None = None
+    workforce: bool = Field(True, description="Counted in the workforce (False: pipeline).")
+    establishment: CountSeries | None = Field(
+        None, description="Authorised posts (headcount) over time; needed for vacancy mode."
+    )
+    source: Ident | None = None
+    locator: Text | None = None
+    assumption: Text | None = None
+
+    @model_validator(mode="after")
+    def _provenance_if_establishment(self) -> Grade:
+        if (
+            self.establishment is not None
+            and self.source is None
+            and not (self.assumption and self.assumption.strip())
+        ):
+            raise ValueError("a grade with an establishment needs a source or an assumption")
+        return self
+
+
+TenureShares = Annotated[list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)]
+
+
+class Initial(Sourced):
+    """Initial (end of ``start_year``) headcount of one grade, by sex.
+
+    Give ``women`` and ``men`` (counts), or ``total`` and ``women_share``; in the latter case
+    women = round(total x women_share) and men = total - women.
+    """
+
+    grade: Ident
+    women: Headcount | None = None
+    men: Headcount | None = None
+    total: Headcount | None = None
+    women_share: Probability | None = None
+    years_in_grade: Literal["steady", "entry", "open"] | TenureShares = Field(
+        "steady",
+        description=(
+            "How the headcount is spread over completed years in grade: 'steady' (the "
+            "steady-state profile under the grade's first-year rates), 'entry' (all 0), "
+            "'open' (all in the open-ended top bucket) or a list of shares for 0, 1, 2, ..."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Initial:
+        counts = self.women is not None or self.men is not None
+        share = self.total is not None or self.women_share is not None
+        if counts and share:
+            raise ValueError("give either women and men, or total and women_share, not both")
+        if counts and (self.women is None or self.men is None):
+            raise ValueError("give both women and men")
+        if share and (self.total is None or self.women_share is None):
+            raise ValueError("give both total and women_share")
+        if not counts and not share:
+            raise ValueError("give women and men, or total and women_share")
+        if isinstance(self.years_in_grade, list) and abs(sum(self.years_in_grade) - 1) > 1e-6:
+            raise ValueError(
+                f"years_in_grade shares must sum to 1 (they sum to {sum(self.years_in_grade):.6g})"
+            )
+        return self
+
+    def counts(self) -> tuple[int, int]:
+        """Return (women, men)."""
+        if self.women is not None and self.men is not None:
+            return self.women, self.men
+        assert self.total is not None and self.women_share is not None
+        women = round(self.total * self.women_share)
+        return women, self.total - women
+
+
+AttritionValue = Probability | Annotated[
+    list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)
+]
+
+
+class Attrition(Sourced):
+    """Annual probability of leaving (all separations, retirement included), by sex.
+
+    A number applies at every year in grade; a list gives the probability for 0, 1, 2, ...
+    completed years in grade, the last entry holding for all later years.
+    """
+
+    grade: Ident
+    women: AttritionValue
+    men: AttritionValue
+
+
+class BySex(Strict):
+    """A pair of annual probabilities, one per sex."""
+
+    women: Probability
+    men: Probability
+
+
+class Promotion(Sourced):
+    """The promotion step into grade ``to`` from the grade below it.
+
+    ``mode = "rate"``: each eligible person is promoted with an annual probability
+    (``probability``), the women's odds multiplied by ``women_odds``.
+    ``mode = "vacancy"``: vacancies in ``to`` (establishment minus headcount) are filled, a
+    ``lateral_share`` from outside, the rest from the eligible persons of the grade below by
+    weighted selection (odds ``women_odds`` for a woman vs a man), with an optional floor on
+    women's share of those promotions (``women_floor``) met only as far as eligible women exist.
+    """
+
+    to: Ident
+    mode: Literal["rate", "vacancy"]
+    probability: BySex | None = Field(None, description="Rate mode: annual probability by sex.")
+    min_years_in_grade: Annotated[int, Field(ge=0, le=MAX_TENURE_PROFILE)] = 0
+    women_odds: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
+    women_floor: Probability = 0.0
+    when_floor_short: Literal["fill_with_men", "leave_vacant"] = "fill_with_men"
+    lateral_share: Probability = 0.0
+    lateral_women_share: Probability | None = None
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> Promotion:
+        if self.mode == "rate" and self.probability is None:
+            raise ValueError("mode 'rate' needs probability = { women = ..., men = ... }")
+        if self.mode == "vacancy" and self.probability is not None:
+            raise ValueError("probability applies to mode 'rate' only (vacancy mode fills posts)")
+        if self.mode == "rate" and (self.women_floor > 0 or self.lateral_share > 0):
+            raise ValueError(
+                "women_floor and lateral_share apply to mode 'vacancy' (posts to fill); "
+                "use mode = 'vacancy' with an establishment on the grade"
+            )
+        if self.lateral_share > 0 and self.lateral_women_share is None:
+            raise ValueError("lateral_share > 0 needs lateral_women_share")
+        return self
+
+
+class Recruitment(Sourced):
+    """Intake into the entry grade (index 0).
+
+    ``fixed``: ``intake`` persons a year. ``replace``: refill the entry grade to its
+    establishment. ``growth``: recruit so that the total headcount of all grades follows its
+    start value grown by ``growth_rate`` a year (0 = the fixed-size renewal model).
+    Women are ``women_share`` of the intake (the stochastic engine draws them binomially).
+    """
+
+    mode: Literal["fixed", "replace", "growth"]
+    intake: CountSeries | None = None
+    growth_rate: RateSeries | None = None
+    women_share: ShareSeries
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> Recruitment:
+        if self.mode == "fixed" and self.intake is None:
+            raise ValueError("mode 'fixed' needs intake (a number, a table of years or a ramp)")
+        if self.mode != "fixed" and self.intake is not None:
+            raise ValueError(f"intake applies to mode 'fixed' only (mode is {self.mode!r})")
+        if self.mode == "growth" and self.growth_rate is None:
+            raise ValueError("mode 'growth' needs growth_rate (annual, e.g. 0.02)")
+        if self.mode != "growth" and self.growth_rate is not None:
+            raise ValueError(f"growth_rate applies to mode 'growth' only (mode is {self.mode!r})")
+        return self
+
+
+PolicyParameter = Literal[
+    "attrition",
+    "promotion.probability",
+    "promotion.women_odds",
+    "promotion.women_floor",
+    "promotion.lateral_share",
+    "promotion.lateral_women_share",
+    "establishment",
+    "recruitment.intake",
+    "recruitment.women_share",
+    "recruitment.growth_rate",
+]
+#: Parameters indexed by grade (for promotion.*, the grade promoted *into*) and/or by sex.
+GRADE_PARAMETERS = {
+    "attrition",
+    "promotion.probability",
+    "promotion.women_odds",
+    "promotion.women_floor",
+    "promotion.lateral_share",
+    "promotion.lateral_women_share",
+    "establishment",
+}
+SEX_PARAMETERS = {"attrition", "promotion.probability"}
+
+
+class Policy(Sourced):
+    """A dated change of one parameter: ``set`` it to a value or ``scale`` it by a factor.
+
+    It takes effect in the step of ``from_year`` (a policy dated mid-year applies from the
+    first step it covers: give that year). With ``to_year`` the change ramps in linearly,
+    reaching its full value in ``to_year``. ``grades`` (ids or group ids) and ``sexes`` narrow
+    it; by default it applies to every grade and both sexes the parameter has.
+    """
+
+    id: Ident
+    label: Text | None = None
+    parameter: PolicyParameter
+    from_year: Year
+    to_year: Year | None = None
+    set: Annotated[float, Field(ge=0.0, le=MAX_CELL_HEADCOUNT, allow_inf_nan=False)] | None = None
+    scale: Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)] | None = None
+    grades: Annotated[list[Ident], Field(max_length=MAX_GRADES * 2)] | None = None
+    sexes: Annotated[list[Literal["women", "men"]], Field(min_length=1, max_length=2)] | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> Policy:
+        if (self.set is None) == (self.scale is None):
+            raise ValueError("give exactly one of set (a new value) or scale (a factor)")
+        if self.to_year is not None and self.to_year <= self.from_year:
+            raise ValueError("to_year must be after from_year")
+        if self.grades is not None and self.parameter not in GRADE_PARAMETERS:
+            raise ValueError(f"parameter {self.parameter!r} is not by grade; remove grades")
+        if self.sexes is not None and self.parameter not in SEX_PARAMETERS:
+            raise ValueError(f"parameter {self.parameter!r} is not by sex; remove sexes")
+        return self
+
+
+class Target(Sourced):
+    """A target on the women's share of a population at a deadline (a year-end)."""
+
+    id: Ident
+    label: Text | None = None
+    population: Ident = Field(description="A grade id, a group id, 'workforce' or 'intake'.")
+    comparator: Literal["at_least", "at_most", "between"]
+    value: Probability | None = None
+    low: Probability | None = None
+    high: Probability | None = None
+    deadline: Year
+    sustained: bool = Field(False, description="Must hold from the deadline to the end.")
+
+    @model_validator(mode="after")
+    def _values(self) -> Target:
+        if self.comparator == "between":
+            if self.low is None or self.high is None or self.value is not None:
+                raise ValueError("comparator 'between' needs low and high (and no value)")
+            if self.low > self.high:
+                raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        elif self.value is None or self.low is not None or self.high is not None:
+            raise ValueError(f"comparator {self.comparator!r} needs value (and no low/high)")
+        return self
+
+    def describe(self) -> str:
+        """Return e.g. 'women >= 20% of leaders by 2030'."""
+        if self.comparator == "between":
+            cond = f"{self.low:.0%}-{self.high:.0%}"
+        else:
+            cond = ("≥ " if self.comparator == "at_least" else "≤ ") + f"{self.value:.0%}"
+        extra = " (sustained)" if self.sustained else ""
+        return f"women {cond} of {self.population} by {self.deadline}{extra}"
+
+
+class Simulation(Strict):
+    """Defaults for a run (the CLI and app can override them)."""
+
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1000
+    seed: Annotated[int, Field(ge=0, lt=2**128)] = 20250701
+
+
+class Scenario(Strict):
+    """A complete scenario. See ``docs/scenario-format.md``."""
+
+    schema_version: Literal[1] = 1
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    organisation: Annotated[str, Field(max_length=200)] = ""
+    start_year: Year
+    end_year: Year
+    sources: Annotated[dict[Ident, Source], Field(max_length=MAX_LIST_ITEMS)] = {}
+    grades: Annotated[list[Grade], Field(min_length=1, max_length=MAX_GRADES)]
+    groups: Annotated[
+        dict[Ident, Annotated[list[Ident], Field(min_length=1, max_length=MAX_GRADES)]],
+        Field(max_length=MAX_LIST_ITEMS),
+    ] = {}
+    initial: Annotated[list[Initial], Field(min_length=1, max_length=MAX_GRADES)]
+    attrition: Annotated[list[Attrition], Field(max_length=MAX_GRADES)]
+    promotions: Annotated[list[Promotion], Field(max_length=MAX_GRADES)] = []
+    recruitment: Recruitment
+    policies: Annotated[list[Policy], Field(max_length=MAX_LIST_ITEMS)] = []
+    targets: Annotated[list[Target], Field(max_length=MAX_LIST_ITEMS)] = []
+    simulation: Simulation = Simulation()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        issues = cross_check(self)
+        if issues:
+            raise _CrossCheckFailed(issues)
+        return self
+
+    # Convenience -------------------------------------------------------------------------
+    @property
+    def grade_ids(self) -> list[str]:
+        """Grade ids in ladder order (entry first)."""
+        return [g.id for g in self.grades]
+
+    def population_grades(self, population: str) -> list[str]:
+        """Return the grade ids a population (grade, group or 'workforce') covers."""
+        if population == "workforce":
+            return [g.id for g in self.grades if g.workforce]
+        if population in self.groups:
+            return list(self.groups[population])
+        return [population]
+
+
+class _CrossCheckFailed(ValueError):
+    """Carries cross-reference issues out of the after-validator."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+
+def cross_check(s: Scenario) -> list[Issue]:
+    """Check references between blocks; return every problem found."""
+    out: list[Issue] = []
+    if s.end_year <= s.start_year:
+        out.append(Issue("end_year", "must be after start_year", s.end_year))
+    elif s.end_year - s.start_year > MAX_HORIZON_YEARS:
+        out.append(
+            Issue("end_year", f"horizon is at most {MAX_HORIZON_YEARS} years", s.end_year)
+        )
+    ids = [g.id for g in s.grades]
+    index = {gid: i for i, gid in enumerate(ids)}
+    for i, gid in enumerate(ids):
+        if ids.index(gid) != i:
+            out.append(Issue(f"grades[{i}].id", "duplicate grade id", gid))
+        if gid in RESERVED_POPULATIONS:
+            out.append(Issue(f"grades[{i}].id", f"{gid!r} is reserved", gid))
+    for name, members in s.groups.items():
+        if name in index or name in RESERVED_POPULATIONS:
+            out.append(Issue(f"groups.{name}", "group id clashes with a grade or reserved id", name))
+        for j, m in enumerate(members):
+            if m not in index:
+                out.append(Issue(f"groups.{name}[{j}]", f"unknown grade; grades are {ids}", m))
+
+    def source_ref(path: str, block: Any) -> None:
+        ref = getattr(block, "source", None)
+        if ref is not None and ref not in s.sources:
+            out.append(Issue(f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref))
+
+    for i, g in enumerate(s.grades):
+        source_ref(f"grades[{i}]", g)
+        first = g.establishment.first_year() if g.establishment else None
+        if first is not None and first > s.start_year + 1:
+            out.append(
+                Issue(
+                    f"grades[{i}].establishment",
+                    f"the first year must be at most {s.start_year + 1} (the first simulated year)",
+                    first,
+                )
+            )
+
+    seen: dict[str, int] = {}
+    for i, block in enumerate(s.initial):
+        source_ref(f"initial[{i}]", block)
+        if block.grade not in index:
+            out.append(Issue(f"initial[{i}].grade", f"unknown grade; grades are {ids}", block.grade))
+        elif block.grade in seen:
+            out.append(Issue(f"initial[{i}].grade", "grade given twice in [[initial]]", block.grade))
+        seen[block.grade] = i
+    for gid in ids:
+        if gid not in seen:
+            out.append(Issue("initial", f"grade {gid!r} has no [[initial]] headcount", None))
+
+    seen_a: set[str] = set()
+    for i, block in enumerate(s.attrition):
+        source_ref(f"attrition[{i}]", block)
+        if block.grade not in index:
+            out.append(Issue(f"attrition[{i}].grade", f"unknown grade; grades are {ids}", block.grade))
+        elif block.grade in seen_a:
+            out.append(Issue(f"attrition[{i}].grade", "grade given twice in [[attrition]]", block.grade))
+        seen_a.add(block.grade)
+    for gid in ids:
+        if gid not in seen_a:
+            out.append(Issue("attrition", f"grade {gid!r} has no [[attrition]] entry", None))
+
+    seen_p: set[str] = set()
+    for i, block in enumerate(s.promotions):
+        source_ref(f"promotions[{i}]", block)
+        if block.to not in index:
+            out.append(Issue(f"promotions[{i}].to", f"unknown grade; grades are {ids}", block.to))
+            continue
+        if index[block.to] == 0:
+            out.append(
+                Issue(f"promotions[{i}].to", "the entry grade is filled by recruitment", block.to)
+            )
+        if block.to in seen_p:
+            out.append(Issue(f"promotions[{i}].to", "two promotion steps into one grade", block.to))
+        seen_p.add(block.to)
+        if block.mode == "vacancy" and s.grades[index[block.to]].establishment is None:
+            out.append(
+                Issue(
+                    f"promotions[{i}].mode",
+                    f"vacancy mode needs an establishment on grade {block.to!r}",
+                    block.mode,
+                )
+            )
+    for gid in ids[1:]:
+        if gid not in seen_p:
+            out.append(
+                Issue("promotions", f"grade {gid!r} has no [[promotions]] step (to = {gid!r})", None)
+            )
+
+    source_ref("recruitment", s.recruitment)
+    if s.recruitment.mode == "replace" and s.grades[0].establishment is None:
+        out.append(
+            Issue(
+                "recruitment.mode",
+                f"'replace' needs an establishment on the entry grade {ids[0]!r}",
+                "replace",
+            )
+        )
+    for name in ("intake", "women_share", "growth_rate"):
+        series = getattr(s.recruitment, name)
+        first = series.first_year() if series is not None else None
+        if first is not None and first > s.start_year + 1:
+            out.append(
+                Issue(
+                    f"recruitment.{name}",
+                    f"the first year must be at most {s.start_year + 1} (the first simulated year)",
+                    first,
+                )
+            )
+
+    populations = set(ids) | set(s.groups) | set(RESERVED_POPULATIONS)
+    pol_ids: set[str] = set()
+    for i, p in enumerate(s.policies):
+        source_ref(f"policies[{i}]", p)
+        if p.id in pol_ids:
+            out.append(Issue(f"policies[{i}].id", "duplicate policy id", p.id))
+        pol_ids.add(p.id)
+        for j, gid in enumerate(p.grades or []):
+            if gid not in index and gid not in s.groups:
+                out.append(Issue(f"policies[{i}].grades[{j}]", "unknown grade or group", gid))
+        if p.parameter.startswith("recruitment.") and p.parameter != "recruitment.women_share":
+            needed = p.parameter.split(".", 1)[1]
+            mode_for = {"intake": "fixed", "growth_rate": "growth"}[needed]
+            if s.recruitment.mode != mode_for:
+                out.append(
+                    Issue(
+                        f"policies[{i}].parameter",
+                        f"{p.parameter} needs recruitment mode {mode_for!r} "
+                        f"(the scenario uses {s.recruitment.mode!r})",
+                        p.parameter,
+                    )
+                )
+        if p.parameter in ("recruitment.women_share",) or p.parameter.startswith("promotion.") and (
+            p.parameter not in ("promotion.women_odds",)
+        ):
+            if p.set is not None and p.set > 1:
+                out.append(Issue(f"policies[{i}].set", f"{p.parameter} is a share (0 to 1)", p.set))
+        if p.from_year > s.end_year:
+            out.append(Issue(f"policies[{i}].from_year", f"after end_year {s.end_year}", p.from_year))
+
+    tgt_ids: set[str] = set()
+    for i, t in enumerate(s.targets):
+        source_ref(f"targets[{i}]", t)
+        if t.id in tgt_ids:
+            out.append(Issue(f"targets[{i}].id", "duplicate target id", t.id))
+        tgt_ids.add(t.id)
+        if t.population not in populations:
+            out.append(
+                Issue(
+                    f"targets[{i}].population",
+                    f"unknown population; use a grade {ids}, a group {sorted(s.groups)}, "
+                    "'workforce' or 'intake'",
+                    t.population,
+                )
+            )
+        if not s.start_year <= t.deadline <= s.end_year:
+            out.append(
+                Issue(
+                    f"targets[{i}].deadline",
+                    f"must lie within the horizon {s.start_year}-{s.end_year}",
+                    t.deadline,
+                )
+            )
+    if not any(g.workforce for g in s.grades):
+        out.append(Issue("grades", "at least one grade must be counted in the workforce", None))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def parse_scenario(data: Any, source: str | None = None) -> Scenario:
+    """Validate already-parsed data (a dict from TOML or JSON) into a :class:`Scenario`.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem found.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError([Issue("", "a scenario must be a table (mapping) at top level")], source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        issues: list[Issue] = []
+        for err in exc.errors(include_url=False):
+            ctx = err.get("ctx") or {}
+            inner = ctx.get("error")
+            if isinstance(inner, _CrossCheckFailed):
+                issues += inner.issues
+        plain = [
+            e
+            for e in exc.errors(include_url=False)
+            if not isinstance((e.get("ctx") or {}).get("error"), _CrossCheckFailed)
+        ]
+        if plain:
+            issues = issues_from_pydantic(_Errors(plain), Scenario) + issues
+        raise ScenarioError(issues, source) from None
+
+
+class _Errors:
+    """Adapter so issues_from_pydantic can take a filtered error list."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self._errors = errors
+
+    def errors(self, include_url: bool = False) -> list[dict[str, Any]]:
+        return self._errors
+
+
+def loads_scenario(text: str | bytes, fmt: Literal["toml", "json"] = "toml", source: str | None = None) -> Scenario:
+    """Parse scenario text (TOML or JSON) as data only, then validate it.
+
+    Raises
+    ------
+    ScenarioError
+        For unreadable text (with the parser's location) or any schema problem.
+    """
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} bytes")], source)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError([Issue("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} characters")], source)
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Issue("", f"not valid TOML: {exc}")], source) from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError([Issue("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source) from None
+    except RecursionError:
+        raise ScenarioError([Issue("", "nesting too deep")], source) from None
+    return parse_scenario(data, source)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (``.toml`` or ``.json``).
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read or is invalid.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} bytes")], str(p))
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([Issue("", f"cannot read file: {exc.strerror}")], str(p)) from None
+    fmt: Literal["toml", "json"] = "json" if p.suffix.lower() == ".json" else "toml"
+    return loads_scenario(raw, fmt, source=str(p))
+
+
+def scenario_to_data(s: Scenario) -> dict[str, Any]:
+    """Return the scenario as plain data (what a TOML/JSON file holds)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, Series):
+            return v.to_plain()
+        if isinstance(v, BaseModel):
+            return {k: plain(x) for k, x in v if x is not None}
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(s)
+
+
+def scenario_fingerprint(s: Scenario) -> str:
+    """Return the sha256 of the scenario's canonical JSON (provenance of a run)."""
+    import hashlib
+
+    text = json.dumps(scenario_to_data(s), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
