@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, RECRUIT_GROWTH, RECRUIT_REPLACE, Compiled
 from simulator.rng import BLOCK_SIZE, blocks_for, decision_generator
@@ -72,6 +72,9 @@ def wallenius_mean(n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, o
     with np.errstate(invalid="ignore", divide="ignore"):
         if odds == 1.0:
             return np.where(total > 0, n_draw * pool_w / np.where(total > 0, total, 1), 0.0)
+        if n_draw.size == 1:
+            return np.full(n_draw.shape, _wallenius_mean_scalar(
+                float(n_draw.flat[0]), float(pool_w.flat[0]), float(pool_m.flat[0]), odds))
         lo = np.maximum(0.0, n_draw - pool_m)
         hi = np.minimum(n_draw, pool_w)
         safe_w = np.where(pool_w > 0, pool_w, 1.0)
@@ -82,6 +85,25 @@ def wallenius_mean(n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, o
             lo = np.where(f > 0, mid, lo)
             hi = np.where(f > 0, hi, mid)
         return 0.5 * (lo + hi)
+
+
+def _wallenius_mean_scalar(n_draw: float, pool_w: float, pool_m: float, odds: float) -> float:
+    """Scalar version of :func:`wallenius_mean` (Brent's method; the expected engine's path)."""
+    lo, hi = max(0.0, n_draw - pool_m), min(n_draw, pool_w)
+    if hi - lo <= 1e-12:
+        return lo
+    if pool_w <= 0 or pool_m <= 0:
+        return lo if pool_w <= 0 else hi
+
+    def f(x: float) -> float:
+        return (1 - x / pool_w) - max(0.0, 1 - (n_draw - x) / pool_m) ** odds
+
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo <= 0:
+        return lo
+    if f_hi >= 0:
+        return hi
+    return float(optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12))
 
 
 class ExpectedSampler:
