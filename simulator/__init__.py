@@ -8,11 +8,11 @@ and years-to-target by :mod:`simulator.analytics`.
 
 __version__ = "0.1.0"
 
-from simulator.api import run, run_and_summarize, summarize  # noqa: E402
-from simulator.compiled import compile_scenario  # noqa: E402
-from simulator.errors import Issue, ScenarioError  # noqa: E402
-from simulator.results import Result  # noqa: E402
-from simulator.scenario import Scenario, load_scenario, loads_scenario, parse_scenario  # noqa: E402
+from simulator.api import run, run_and_summarize, summarize
+from simulator.compiled import compile_scenario
+from simulator.errors import Issue, ScenarioError
+from simulator.results import Result
+from simulator.scenario import Scenario, load_scenario, loads_scenario, parse_scenario
 
 __all__ = [
     "Issue",

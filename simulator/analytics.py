@@ -80,7 +80,9 @@ def fundamental_matrix(c: Compiled, sex: int) -> np.ndarray:
     return np.linalg.inv(np.eye(n_states) - Q)
 
 
-def steady_state(scenario: Scenario | Compiled, max_years: int = 5000, tol: float = 1e-9) -> dict[str, Any]:
+def steady_state(
+    scenario: Scenario | Compiled, max_years: int = 5000, tol: float = 1e-9
+) -> dict[str, Any]:
     """Steady state of the scenario under its last-year parameters.
 
     Returns
@@ -112,7 +114,9 @@ def steady_state(scenario: Scenario | Compiled, max_years: int = 5000, tol: floa
         for _ in range(max(1, max_years // step)):
             raw = run_expected_raw(path)
             last = raw.stock[0, -1]
-            if prev is not None and np.max(np.abs(last - prev)) <= tol * max(1.0, np.abs(last).max()):
+            if prev is not None and np.max(np.abs(last - prev)) <= tol * max(
+                1.0, np.abs(last).max()
+            ):
                 converged = True
                 break
             prev = last
@@ -168,8 +172,8 @@ def _crossed_bound(target: Target, before: float, after: float) -> float | None:
         return target.value
     if target.comparator == "at_most":
         return target.value
-    assert target.low is not None and target.high is not None
-    return target.low if before < target.low else target.high
+    low = target.low if target.low is not None else 0.0
+    return low if before < low else target.high
 
 
 def _extend(c: Compiled, horizon: int) -> Compiled:

@@ -112,7 +112,9 @@ def run_and_summarize(
     c = compile_scenario(scenario)
     expected = run(c, engine="expected")
     stochastic = (
-        run(c, "stochastic", replications, seed, progress=progress) if engine == "stochastic" else None
+        run(c, "stochastic", replications, seed, progress=progress)
+        if engine == "stochastic"
+        else None
     )
     summary = summarize(scenario, stochastic, expected, elapsed_seconds=time.perf_counter() - t0)
     return expected, stochastic or expected, summary

@@ -79,10 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario and summarise its targets")
     r.add_argument("file", type=Path)
     r.add_argument("--engine", choices=ENGINES, default="stochastic")
-    r.add_argument("--reps", type=_int_arg("--reps", 1, MAX_REPLICATIONS), default=None,
-                   help="replications (default: the scenario's simulation.replications)")
-    r.add_argument("--seed", type=_int_arg("--seed", 0, 2**128 - 1), default=None,
-                   help="root seed (default: the scenario's simulation.seed)")
+    r.add_argument(
+        "--reps",
+        type=_int_arg("--reps", 1, MAX_REPLICATIONS),
+        default=None,
+        help="replications (default: the scenario's simulation.replications)",
+    )
+    r.add_argument(
+        "--seed",
+        type=_int_arg("--seed", 0, 2**128 - 1),
+        default=None,
+        help="root seed (default: the scenario's simulation.seed)",
+    )
     r.add_argument("--out", type=Path, default=None, help="directory for tables and manifest")
     r.add_argument("--format", choices=("csv", "parquet"), default="csv")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -116,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the user never sees a traceback unless asked
         if os.environ.get("PARITY_DEBUG"):
             raise
-        print(f"parity: internal error: {type(exc).__name__}: {exc} "
-              "(set PARITY_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"parity: internal error: {type(exc).__name__}: {exc} (set PARITY_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
     return EXIT_INTERNAL
 
@@ -136,8 +146,10 @@ def cmd_validate(files: list[Path]) -> int:
             print(exc.report(), file=sys.stderr)
             status = EXIT_INVALID
             continue
-        print(f"ok: {f} — {s.name!r}: {len(s.grades)} grades, {s.start_year}–{s.end_year}, "
-              f"{len(s.policies)} policies, {len(s.targets)} targets")
+        print(
+            f"ok: {f} — {s.name!r}: {len(s.grades)} grades, {s.start_year}–{s.end_year}, "
+            f"{len(s.policies)} policies, {len(s.targets)} targets"
+        )
     return status
 
 
@@ -146,8 +158,9 @@ def _progress_bar(total: int):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None, lambda: None
-    bar = tqdm(total=total, unit="rep", desc="replications", file=sys.stderr,
-               disable=None, leave=False)
+    bar = tqdm(
+        total=total, unit="rep", desc="replications", file=sys.stderr, disable=None, leave=False
+    )
     return bar.update, bar.close
 
 
@@ -167,8 +180,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         close()
     manifest = make_manifest(s, args, summary, started)
     if args.out is not None:
-        write_outputs(args.out, args.format, expected, result if args.engine == "stochastic" else None,
-                      summary, manifest)
+        write_outputs(
+            args.out,
+            args.format,
+            expected,
+            result if args.engine == "stochastic" else None,
+            summary,
+            manifest,
+        )
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:
@@ -178,7 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def make_manifest(s: Scenario, args: argparse.Namespace, summary: dict[str, Any], started: datetime) -> dict[str, Any]:
+def make_manifest(
+    s: Scenario, args: argparse.Namespace, summary: dict[str, Any], started: datetime
+) -> dict[str, Any]:
     """Provenance of a run: what was run, with what, when."""
     import numpy
     import pandas
@@ -204,7 +225,9 @@ def make_manifest(s: Scenario, args: argparse.Namespace, summary: dict[str, Any]
     }
 
 
-def write_outputs(out: Path, fmt: str, expected, stochastic, summary: dict[str, Any], manifest: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path, fmt: str, expected, stochastic, summary: dict[str, Any], manifest: dict[str, Any]
+) -> None:
     """Write tidy tables (CSV or Parquet), the summary and the manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -241,12 +264,19 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
     """A readable target table."""
     lines = [
         f"{s.name} — {summary['engine']} engine"
-        + (f", {summary['replications']} replications, seed {summary['seed']}" if summary["replications"] else ""),
+        + (
+            f", {summary['replications']} replications, seed {summary['seed']}"
+            if summary["replications"]
+            else ""
+        ),
     ]
     if not summary["targets"]:
         lines.append("(the scenario has no targets)")
         return "\n".join(lines)
-    header = f"{'target':<28} {'condition':<34} {'expected':>9} {'P(met) [95% CI]':>24} {'median [5–95%]':>22} {'first met (median)':>18}"
+    header = (
+        f"{'target':<28} {'condition':<34} {'expected':>9} {'P(met) [95% CI]':>24} "
+        f"{'median [5–95%]':>22} {'first met (median)':>18}"
+    )
     lines += [header, "-" * len(header)]
     for t in summary["targets"]:
         tgt = next(x for x in s.targets if x.id == t["id"])
@@ -259,13 +289,19 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
         first = t["first_year_met"]["50"] if t["first_year_met"] else t["expected_first_year_met"]
         first_s = "never" if first is None else str(first)
         lines.append(
-            f"{t['id'][:28]:<28} {tgt.describe()[:34]:<34} {_pct(t['expected_share']):>9} {prob:>24} {med:>22} {first_s:>18}"
+            f"{t['id'][:28]:<28} {tgt.describe()[:34]:<34} {_pct(t['expected_share']):>9} "
+            f"{prob:>24} {med:>22} {first_s:>18}"
         )
-    small = [t for t in summary["targets"] if t["women_needed"] is not None and (t["expected_headcount"] or 0) < 100]
+    small = [
+        t
+        for t in summary["targets"]
+        if t["women_needed"] is not None and (t["expected_headcount"] or 0) < 100
+    ]
     for t in small:
         lines.append(
             f"note: {t['id']}: about {t['expected_headcount']:.0f} people at the deadline; "
-            f"the target needs {t['women_needed']} women — small numbers move the share in big steps."
+            f"the target needs {t['women_needed']} women — "
+            "small numbers move the share in big steps."
         )
     return "\n".join(lines)
 
@@ -282,19 +318,28 @@ def cmd_steady(args: argparse.Namespace) -> int:
             "method": ss["method"],
             "converged": ss["converged"],
             "share": ss["share"],
-            "stock": {gid: {"women": float(ss["stock"][g, 0]), "men": float(ss["stock"][g, 1])}
-                      for g, gid in enumerate(s.grade_ids)},
+            "stock": {
+                gid: {"women": float(ss["stock"][g, 0]), "men": float(ss["stock"][g, 1])}
+                for g, gid in enumerate(s.grade_ids)
+            },
             "years_to_target": ytt,
         }
         print(json.dumps(out, indent=2))
         return EXIT_OK
-    print(f"{s.name}: steady state under the {s.end_year} parameters ({ss['method']}"
-          + ("" if ss["converged"] else ", NOT converged") + ")")
+    print(
+        f"{s.name}: steady state under the {s.end_year} parameters ({ss['method']}"
+        + ("" if ss["converged"] else ", NOT converged")
+        + ")"
+    )
     for g, gid in enumerate(s.grade_ids):
         w, m = ss["stock"][g]
         print(f"  {gid:<20} women {w:10.1f}  men {m:10.1f}  share {_pct(ss['share'][gid])}")
     for tid, r in ytt.items():
-        when = "not within 500 years" if r["first_year"] is None else f"{r['first_year']} ({r['years']:.2f} years)"
+        when = (
+            "not within 500 years"
+            if r["first_year"] is None
+            else f"{r['first_year']} ({r['years']:.2f} years)"
+        )
         print(f"  target {tid}: first met {when}")
     return EXIT_OK
 
@@ -303,9 +348,22 @@ def cmd_app() -> int:
     """Start the Streamlit app (replaces this process)."""
     app = Path(__file__).resolve().parent.parent / "app" / "main.py"
     if not app.exists():
-        raise ScenarioError([Issue("app", "app/main.py not found next to the simulator package", str(app))])
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
-           "--server.port", "8501", "--server.headless", "true"]
+        raise ScenarioError(
+            [Issue("app", "app/main.py not found next to the simulator package", str(app))]
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        "8501",
+        "--server.headless",
+        "true",
+    ]
     os.chdir(app.parent.parent)
     os.execv(sys.executable, cmd)  # noqa: S606 - fixed argv, no shell
     return EXIT_OK  # pragma: no cover

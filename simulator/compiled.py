@@ -200,13 +200,15 @@ def compile_scenario(s: Scenario) -> Compiled:
                 mask[gindex[member]] = True
         return mask
 
-    def apply(arr: np.ndarray, w: np.ndarray, p_set: float | None, p_scale: float | None) -> np.ndarray:
+    def apply(
+        arr: np.ndarray, w: np.ndarray, p_set: float | None, p_scale: float | None
+    ) -> np.ndarray:
         shape = (-1,) + (1,) * (arr.ndim - 1)
         ww = w.reshape(shape)
         if p_set is not None:
             return (1 - ww) * arr + ww * p_set
-        assert p_scale is not None
-        return arr * (1 + ww * (p_scale - 1))
+        factor = 1.0 if p_scale is None else p_scale
+        return arr * (1 + ww * (factor - 1))
 
     for i, pol in enumerate(s.policies):
         w = _weights(pol.from_year, pol.to_year, years)
@@ -223,14 +225,24 @@ def compile_scenario(s: Scenario) -> Compiled:
                     src[g - 1] = True
             if gm.any() and not src.any():
                 issues.append(
-                    Issue(f"policies[{i}].grades", "none of these grades has a rate-mode promotion step", pol.grades)
+                    Issue(
+                        f"policies[{i}].grades",
+                        "none of these grades has a rate-mode promotion step",
+                        pol.grades,
+                    )
                 )
             for sx in sexes:
                 prob_out[:, src, sx] = apply(prob_out[:, src, sx], w, pol.set, pol.scale)
         elif par == "establishment":
             missing = [s.grades[g].id for g in np.flatnonzero(gm) if np.isnan(establishment[0, g])]
             if pol.grades is not None and missing:
-                issues.append(Issue(f"policies[{i}].grades", f"grades without an establishment: {missing}", pol.grades))
+                issues.append(
+                    Issue(
+                        f"policies[{i}].grades",
+                        f"grades without an establishment: {missing}",
+                        pol.grades,
+                    )
+                )
             gm = gm & ~np.isnan(establishment[0])
             establishment[:, gm] = apply(establishment[:, gm], w, pol.set, pol.scale)
         elif par.startswith("promotion."):
@@ -286,7 +298,8 @@ def compile_scenario(s: Scenario) -> Compiled:
         issues.append(
             Issue(
                 f"attrition[{_block_index(s.attrition, 'grade', s.grades[g].id)}].{SEXES[sx]}",
-                f"annual probability outside [0, 1] in {years[t]} at {k} years in grade{blame(int(years[t]))}",
+                f"annual probability outside [0, 1] in {years[t]} at {k} years in grade"
+                f"{blame(int(years[t]))}",
                 float(attrition[t, g, sx, k]),
             )
         )
@@ -301,7 +314,8 @@ def compile_scenario(s: Scenario) -> Compiled:
                 f"promotions[{block}].probability.{SEXES[sx]}",
                 f"attrition + promotion must be ≤ 1 (annual probabilities of grade "
                 f"{s.grades[g].id!r}); in {years[t]} at {k} years in grade they are "
-                f"{attrition[t, g, sx, k]:.4g} + {promote_out[t, g, sx, k]:.4g}{blame(int(years[t]))}",
+                f"{attrition[t, g, sx, k]:.4g} + {promote_out[t, g, sx, k]:.4g}"
+                f"{blame(int(years[t]))}",
                 float(total[t, g, sx, k]),
             )
         )
@@ -313,9 +327,17 @@ def compile_scenario(s: Scenario) -> Compiled:
     ):
         if ((arr < 0) | (arr > 1)).any():
             t = int(np.argwhere((arr < 0) | (arr > 1))[0][0])
-            issues.append(Issue(name, f"share outside [0, 1] in {years[t]}{blame(int(years[t]))}", float(arr.flat[np.argmax((arr < 0) | (arr > 1))])))
+            issues.append(
+                Issue(
+                    name,
+                    f"share outside [0, 1] in {years[t]}{blame(int(years[t]))}",
+                    float(arr.flat[np.argmax((arr < 0) | (arr > 1))]),
+                )
+            )
     if (intake < 0).any():
-        issues.append(Issue("recruitment.intake", "intake must not be negative", float(intake.min())))
+        issues.append(
+            Issue("recruitment.intake", "intake must not be negative", float(intake.min()))
+        )
     if np.any(establishment[~np.isnan(establishment)] < 0):
         issues.append(Issue("grades", "establishment must not be negative", None))
     if issues:
@@ -326,7 +348,9 @@ def compile_scenario(s: Scenario) -> Compiled:
     for block in s.initial:
         g = gindex[block.grade]
         for sx, count in enumerate(block.counts()):
-            shares = _initial_spread(block.years_in_grade, attrition[0, g, sx], promote_out[0, g, sx], nk)
+            shares = _initial_spread(
+                block.years_in_grade, attrition[0, g, sx], promote_out[0, g, sx], nk
+            )
             initial[g, sx] = _largest_remainder(count, shares)
 
     populations: dict[str, np.ndarray] = {}
@@ -345,7 +369,9 @@ def compile_scenario(s: Scenario) -> Compiled:
         workforce=populations["workforce"],
         K=K,
         attrition=attrition,
-        promote_out=np.clip(promote_out, 0.0, 1.0 - attrition),  # float-rounding only (checked above)
+        promote_out=np.clip(
+            promote_out, 0.0, 1.0 - attrition
+        ),  # float-rounding only (checked above)
         mode=mode,
         min_years_out=min_years_out,
         women_odds=odds,

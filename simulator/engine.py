@@ -40,7 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, RECRUIT_GROWTH, RECRUIT_REPLACE, Compiled
+from simulator.compiled import (
+    MODE_VACANCY,
+    RECRUIT_FIXED,
+    RECRUIT_REPLACE,
+    Compiled,
+)
 from simulator.rng import BLOCK_SIZE, blocks_for, decision_generator
 
 FLOWS = ("leavers", "promoted_out", "promoted_in", "recruits", "lateral_in")
@@ -59,7 +64,9 @@ SEX_NAMES = ("women", "men")
 # ---------------------------------------------------------------------------------------------
 # Samplers: the only difference between the engines.
 # ---------------------------------------------------------------------------------------------
-def wallenius_mean(n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, odds: float) -> np.ndarray:
+def wallenius_mean(
+    n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, odds: float
+) -> np.ndarray:
     """Approximate mean number of women among ``n_draw`` drawn by weighted selection.
 
     Solves Fog's equation ``(1 - x/E_w) = (1 - (N - x)/E_m)^ω`` for x by bisection, on
@@ -73,8 +80,12 @@ def wallenius_mean(n_draw: np.ndarray, pool_w: np.ndarray, pool_m: np.ndarray, o
         if odds == 1.0:
             return np.where(total > 0, n_draw * pool_w / np.where(total > 0, total, 1), 0.0)
         if n_draw.size == 1:
-            return np.full(n_draw.shape, _wallenius_mean_scalar(
-                float(n_draw.flat[0]), float(pool_w.flat[0]), float(pool_m.flat[0]), odds))
+            return np.full(
+                n_draw.shape,
+                _wallenius_mean_scalar(
+                    float(n_draw.flat[0]), float(pool_w.flat[0]), float(pool_m.flat[0]), odds
+                ),
+            )
         lo = np.maximum(0.0, n_draw - pool_m)
         hi = np.minimum(n_draw, pool_w)
         safe_w = np.where(pool_w > 0, pool_w, 1.0)
@@ -142,7 +153,9 @@ class ExpectedSampler:
     def split(self, name: str, d: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Spread ``d`` over the buckets in proportion to ``counts``."""
         total = counts.sum(-1)
-        frac = np.divide(counts, total[..., None], out=np.zeros_like(counts), where=total[..., None] > 0)
+        frac = np.divide(
+            counts, total[..., None], out=np.zeros_like(counts), where=total[..., None] > 0
+        )
         return d[..., None] * frac
 
 
@@ -328,8 +341,7 @@ def simulate(c: Compiled, sampler, batch: int) -> Raw:
         elif c.recruitment_mode == RECRUIT_REPLACE:
             posts = sampler.count(np.asarray(c.establishment[t, 0]))
             intake = np.maximum(0, posts - stay[:, 0].sum((1, 2)))
-        else:
-            assert c.recruitment_mode == RECRUIT_GROWTH
+        else:  # RECRUIT_GROWTH
             growth_target *= 1.0 + float(c.growth_rate[t])
             current = stay.sum((1, 2, 3)) + promoted_in.sum((1, 2)) + lateral_in.sum((1, 2))
             intake = np.maximum(0, sampler.count(np.asarray(growth_target)) - current)
@@ -371,7 +383,9 @@ def run_stochastic_raw(
         raw = simulate(c, StochasticSampler(seed, block), BLOCK_SIZE)
         lo = max(first, block * BLOCK_SIZE) - block * BLOCK_SIZE
         hi = min(stop, (block + 1) * BLOCK_SIZE) - block * BLOCK_SIZE
-        parts.append(Raw(raw.stock[lo:hi], raw.flows[lo:hi], raw.diagnostics[lo:hi], raw.final[lo:hi]))
+        parts.append(
+            Raw(raw.stock[lo:hi], raw.flows[lo:hi], raw.diagnostics[lo:hi], raw.final[lo:hi])
+        )
         if progress is not None:
             progress(hi - lo)
     return Raw(

@@ -118,9 +118,13 @@ class Result:
         )
         flows = self.raw.flows
         missing = np.zeros((R, 1, G, 2), dtype=bool)
-        mask = np.concatenate([~missing, np.zeros((R, Y1 - 1, G, 2), dtype=bool)], axis=1).reshape(-1)
+        mask = np.concatenate([~missing, np.zeros((R, Y1 - 1, G, 2), dtype=bool)], axis=1).reshape(
+            -1
+        )
         for i, name in enumerate(FLOWS):
-            values = np.concatenate([np.zeros((R, 1, G, 2), flows.dtype), flows[..., i]], axis=1).reshape(-1)
+            values = np.concatenate(
+                [np.zeros((R, 1, G, 2), flows.dtype), flows[..., i]], axis=1
+            ).reshape(-1)
             if self.engine == "stochastic":
                 frame[name] = pd.arrays.IntegerArray(values.astype(np.int64), mask)
             else:
@@ -203,7 +207,11 @@ class Result:
         )
         flat = d.reshape(-1, len(DIAGNOSTICS))
         for i, name in enumerate(DIAGNOSTICS):
-            frame[name] = flat[:, i].astype(bool) if name.startswith("floor_") and name != "floor_required" else flat[:, i]
+            frame[name] = (
+                flat[:, i].astype(bool)
+                if name.startswith("floor_") and name != "floor_required"
+                else flat[:, i]
+            )
         return frame
 
 

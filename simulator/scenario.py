@@ -146,7 +146,11 @@ def _series_parser(lo: float, hi: float, what: str):
                     )
                 fy, ty = value["from_year"], value["to_year"]
                 for name, y in (("from_year", fy), ("to_year", ty)):
-                    if isinstance(y, bool) or not isinstance(y, int) or not MIN_YEAR <= y <= MAX_YEAR:
+                    if (
+                        isinstance(y, bool)
+                        or not isinstance(y, int)
+                        or not MIN_YEAR <= y <= MAX_YEAR
+                    ):
                         raise ValueError(f"ramp {name} must be a year {MIN_YEAR}-{MAX_YEAR}")
                 if ty <= fy:
                     raise ValueError("ramp to_year must be after from_year")
@@ -288,14 +292,14 @@ class Initial(Sourced):
         """Return (women, men)."""
         if self.women is not None and self.men is not None:
             return self.women, self.men
-        assert self.total is not None and self.women_share is not None
-        women = round(self.total * self.women_share)
-        return women, self.total - women
+        total = self.total or 0
+        women = round(total * (self.women_share or 0.0))
+        return women, total - women
 
 
-AttritionValue = Probability | Annotated[
-    list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)
-]
+AttritionValue = (
+    Probability | Annotated[list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)]
+)
 
 
 class Attrition(Sourced):
@@ -538,9 +542,7 @@ def cross_check(s: Scenario) -> list[Issue]:
     if s.end_year <= s.start_year:
         out.append(Issue("end_year", "must be after start_year", s.end_year))
     elif s.end_year - s.start_year > MAX_HORIZON_YEARS:
-        out.append(
-            Issue("end_year", f"horizon is at most {MAX_HORIZON_YEARS} years", s.end_year)
-        )
+        out.append(Issue("end_year", f"horizon is at most {MAX_HORIZON_YEARS} years", s.end_year))
     ids = [g.id for g in s.grades]
     index = {gid: i for i, gid in enumerate(ids)}
     for i, gid in enumerate(ids):
@@ -550,7 +552,9 @@ def cross_check(s: Scenario) -> list[Issue]:
             out.append(Issue(f"grades[{i}].id", f"{gid!r} is reserved", gid))
     for name, members in s.groups.items():
         if name in index or name in RESERVED_POPULATIONS:
-            out.append(Issue(f"groups.{name}", "group id clashes with a grade or reserved id", name))
+            out.append(
+                Issue(f"groups.{name}", "group id clashes with a grade or reserved id", name)
+            )
         for j, m in enumerate(members):
             if m not in index:
                 out.append(Issue(f"groups.{name}[{j}]", f"unknown grade; grades are {ids}", m))
@@ -558,7 +562,9 @@ def cross_check(s: Scenario) -> list[Issue]:
     def source_ref(path: str, block: Any) -> None:
         ref = getattr(block, "source", None)
         if ref is not None and ref not in s.sources:
-            out.append(Issue(f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref))
+            out.append(
+                Issue(f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref)
+            )
 
     for i, g in enumerate(s.grades):
         source_ref(f"grades[{i}]", g)
@@ -576,9 +582,13 @@ def cross_check(s: Scenario) -> list[Issue]:
     for i, block in enumerate(s.initial):
         source_ref(f"initial[{i}]", block)
         if block.grade not in index:
-            out.append(Issue(f"initial[{i}].grade", f"unknown grade; grades are {ids}", block.grade))
+            out.append(
+                Issue(f"initial[{i}].grade", f"unknown grade; grades are {ids}", block.grade)
+            )
         elif block.grade in seen:
-            out.append(Issue(f"initial[{i}].grade", "grade given twice in [[initial]]", block.grade))
+            out.append(
+                Issue(f"initial[{i}].grade", "grade given twice in [[initial]]", block.grade)
+            )
         seen[block.grade] = i
     for gid in ids:
         if gid not in seen:
@@ -588,9 +598,13 @@ def cross_check(s: Scenario) -> list[Issue]:
     for i, block in enumerate(s.attrition):
         source_ref(f"attrition[{i}]", block)
         if block.grade not in index:
-            out.append(Issue(f"attrition[{i}].grade", f"unknown grade; grades are {ids}", block.grade))
+            out.append(
+                Issue(f"attrition[{i}].grade", f"unknown grade; grades are {ids}", block.grade)
+            )
         elif block.grade in seen_a:
-            out.append(Issue(f"attrition[{i}].grade", "grade given twice in [[attrition]]", block.grade))
+            out.append(
+                Issue(f"attrition[{i}].grade", "grade given twice in [[attrition]]", block.grade)
+            )
         seen_a.add(block.grade)
     for gid in ids:
         if gid not in seen_a:
@@ -620,7 +634,9 @@ def cross_check(s: Scenario) -> list[Issue]:
     for gid in ids[1:]:
         if gid not in seen_p:
             out.append(
-                Issue("promotions", f"grade {gid!r} has no [[promotions]] step (to = {gid!r})", None)
+                Issue(
+                    "promotions", f"grade {gid!r} has no [[promotions]] step (to = {gid!r})", None
+                )
             )
 
     source_ref("recruitment", s.recruitment)
@@ -666,13 +682,15 @@ def cross_check(s: Scenario) -> list[Issue]:
                         p.parameter,
                     )
                 )
-        if p.parameter in ("recruitment.women_share",) or p.parameter.startswith("promotion.") and (
-            p.parameter not in ("promotion.women_odds",)
-        ):
-            if p.set is not None and p.set > 1:
-                out.append(Issue(f"policies[{i}].set", f"{p.parameter} is a share (0 to 1)", p.set))
+        is_share = p.parameter == "recruitment.women_share" or (
+            p.parameter.startswith("promotion.") and p.parameter != "promotion.women_odds"
+        )
+        if is_share and p.set is not None and p.set > 1:
+            out.append(Issue(f"policies[{i}].set", f"{p.parameter} is a share (0 to 1)", p.set))
         if p.from_year > s.end_year:
-            out.append(Issue(f"policies[{i}].from_year", f"after end_year {s.end_year}", p.from_year))
+            out.append(
+                Issue(f"policies[{i}].from_year", f"after end_year {s.end_year}", p.from_year)
+            )
 
     tgt_ids: set[str] = set()
     for i, t in enumerate(s.targets):
@@ -714,7 +732,9 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
         With every problem found.
     """
     if not isinstance(data, dict):
-        raise ScenarioError([Issue("", "a scenario must be a table (mapping) at top level")], source)
+        raise ScenarioError(
+            [Issue("", "a scenario must be a table (mapping) at top level")], source
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -744,7 +764,9 @@ class _Errors:
         return self._errors
 
 
-def loads_scenario(text: str | bytes, fmt: Literal["toml", "json"] = "toml", source: str | None = None) -> Scenario:
+def loads_scenario(
+    text: str | bytes, fmt: Literal["toml", "json"] = "toml", source: str | None = None
+) -> Scenario:
     """Parse scenario text (TOML or JSON) as data only, then validate it.
 
     Raises
@@ -758,7 +780,9 @@ def loads_scenario(text: str | bytes, fmt: Literal["toml", "json"] = "toml", sou
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ScenarioError([Issue("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source) from None
+            raise ScenarioError(
+                [Issue("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source
+            ) from None
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} characters")], source)
     try:
@@ -766,7 +790,10 @@ def loads_scenario(text: str | bytes, fmt: Literal["toml", "json"] = "toml", sou
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue("", f"not valid TOML: {exc}")], source) from None
     except json.JSONDecodeError as exc:
-        raise ScenarioError([Issue("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source) from None
+        raise ScenarioError(
+            [Issue("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")],
+            source,
+        ) from None
     except RecursionError:
         raise ScenarioError([Issue("", "nesting too deep")], source) from None
     return parse_scenario(data, source)

@@ -148,7 +148,9 @@ def evaluate_target(target: Target, expected: Result, stochastic: Result | None)
     return summary
 
 
-def evaluate_targets(scenario: Scenario, expected: Result, stochastic: Result | None) -> list[dict[str, Any]]:
+def evaluate_targets(
+    scenario: Scenario, expected: Result, stochastic: Result | None
+) -> list[dict[str, Any]]:
     """Summarise every target of the scenario."""
     return [evaluate_target(t, expected, stochastic) for t in scenario.targets]
 

@@ -10,7 +10,7 @@ screenshot  (function) ``screenshot(page, name)`` -> Path under artifacts/screen
 
 The app path defaults to ``app/main.py`` and can be overridden with the env var
 PARITY_E2E_APP (absolute, or relative to the repo root). If /usr/bin/chromium is missing the
-tests are skipped, unless PARITY_E2E_REQUIRE... see PARITY_REQUIRE_E2E=1 (CI), which fails them.
+tests are skipped, or fail when PARITY_REQUIRE_E2E=1 (as in CI).
 Never run ``playwright install``: browser downloads are not possible here.
 """
 
