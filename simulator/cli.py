@@ -274,7 +274,7 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
         lines.append("(the scenario has no targets)")
         return "\n".join(lines)
     header = (
-        f"{'target':<28} {'condition':<34} {'expected':>9} {'P(met) [95% CI]':>24} "
+        f"{'target':<28} {'condition':<44} {'expected':>9} {'P(met) [95% CI]':>24} "
         f"{'median [5–95%]':>22} {'first met (median)':>18}"
     )
     lines += [header, "-" * len(header)]
@@ -289,7 +289,7 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
         first = t["first_year_met"]["50"] if t["first_year_met"] else t["expected_first_year_met"]
         first_s = "never" if first is None else str(first)
         lines.append(
-            f"{t['id'][:28]:<28} {tgt.describe()[:34]:<34} {_pct(t['expected_share']):>9} "
+            f"{t['id'][:28]:<28} {tgt.describe()[:44]:<44} {_pct(t['expected_share']):>9} "
             f"{prob:>24} {med:>22} {first_s:>18}"
         )
     small = [

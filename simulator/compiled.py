@@ -130,8 +130,10 @@ def tenure_buckets(s: Scenario) -> int:
             if isinstance(v, list):
                 k = max(k, len(v) - 1)
     for i in s.initial:
-        if isinstance(i.years_in_grade, list):
-            k = max(k, len(i.years_in_grade) - 1)
+        for sex in SEXES:
+            spread = i.spread(sex)
+            if isinstance(spread, list):
+                k = max(k, len(spread) - 1)
     return k
 
 
@@ -349,7 +351,7 @@ def compile_scenario(s: Scenario) -> Compiled:
         g = gindex[block.grade]
         for sx, count in enumerate(block.counts()):
             shares = _initial_spread(
-                block.years_in_grade, attrition[0, g, sx], promote_out[0, g, sx], nk
+                block.spread(SEXES[sx]), attrition[0, g, sx], promote_out[0, g, sx], nk
             )
             initial[g, sx] = _largest_remainder(count, shares)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +186,95 @@ RateSeries = Annotated[Series, _series_parser(-0.5, 1.0, "an annual growth rate"
 
 
 # --------------------------------------------------------------------------------------------
+# Values with several accepted forms: parsed by hand so that errors read cleanly.
+# --------------------------------------------------------------------------------------------
+_IDENT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+TENURE_KEYWORDS = ("steady", "entry", "open")
+
+
+def _probability(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number from 0 to 1")
+    value = float(value)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{what} must be from 0 to 1")
+    return value
+
+
+def _probability_list(value: list[Any], what: str) -> list[float]:
+    if not 1 <= len(value) <= MAX_TENURE_PROFILE:
+        raise ValueError(f"{what} must have 1 to {MAX_TENURE_PROFILE} entries (got {len(value)})")
+    return [_probability(v, f"entry {i}") for i, v in enumerate(value)]
+
+
+def _parse_profile(value: Any) -> float | list[float]:
+    """An annual probability, or a list of them by completed years in grade."""
+    if isinstance(value, list):
+        return _probability_list(value, "the list")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            "must be an annual probability from 0 to 1, or a list of them "
+            "(one per completed year in grade, the last holding for later years)"
+        )
+    return _probability(value, "an annual probability")  # message names the allowed range
+
+
+def _parse_one_tenure(value: Any, what: str) -> str | list[float]:
+    if isinstance(value, str):
+        if value not in TENURE_KEYWORDS:
+            raise ValueError(f"must be one of {list(TENURE_KEYWORDS)} or a list of shares")
+        return value
+    if isinstance(value, list):
+        shares = _probability_list(value, "the list")
+        if abs(sum(shares) - 1.0) > 1e-6:
+            raise ValueError(f"shares {what}must sum to 1 (they sum to {sum(shares):.6g})")
+        return shares
+    raise ValueError(
+        "must be 'steady', 'entry', 'open', a list of shares by completed years in "
+        "grade, or a table {women = ..., men = ...} of those"
+    )
+
+
+def _parse_tenure(value: Any) -> str | list[float] | dict[str, str | list[float]]:
+    """How a grade's initial headcount is spread over completed years in grade."""
+    if isinstance(value, dict):
+        if set(value) != {"women", "men"}:
+            raise ValueError("a table of years_in_grade needs exactly the keys women and men")
+        return {sx: _parse_one_tenure(value[sx], f"for {sx} ") for sx in SEXES}
+    return _parse_one_tenure(value, "")
+
+
+def _parse_source_refs(value: Any) -> str | list[str] | None:
+    """A source id, or a list of source ids."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    if not items or len(items) > 20:
+        raise ValueError("source must be an id in [sources] or a list of 1 to 20 ids")
+    for item in items:
+        if not isinstance(item, str) or not _IDENT_RE.match(item):
+            raise ValueError(
+                "source must be an id (letters, digits, _ . -) in [sources], or a list of ids"
+            )
+    return value
+
+
+AttritionValue = Annotated[float | list[float], BeforeValidator(_parse_profile)]
+TenureSpec = Annotated[
+    str | list[float] | dict[str, str | list[float]], BeforeValidator(_parse_tenure)
+]
+SourceRefs = Annotated[str | list[str] | None, BeforeValidator(_parse_source_refs)]
+
+
+def source_ids(block: Any) -> list[str]:
+    """The source ids a block cites (empty when it cites none)."""
+    ref = getattr(block, "source", None)
+    if ref is None:
+        return []
+    return [ref] if isinstance(ref, str) else list(ref)
+
+
+# --------------------------------------------------------------------------------------------
 # Blocks
 # --------------------------------------------------------------------------------------------
 class Strict(BaseModel):
@@ -196,7 +286,7 @@ class Strict(BaseModel):
 class Sourced(Strict):
     """A block whose numbers come from a publication (``source``) or are assumed."""
 
-    source: Ident | None = Field(None, description="Id of an entry in [sources].")
+    source: SourceRefs = Field(None, description="Id (or list of ids) of entries in [sources].")
     locator: Text | None = Field(None, description="Page, table or line in the source.")
     assumption: Text | None = Field(None, description="What is assumed, and why.")
 
@@ -231,7 +321,7 @@ class Grade(Strict):
     establishment: CountSeries | None = Field(
         None, description="Authorised posts (headcount) over time; needed for vacancy mode."
     )
-    source: Ident | None = None
+    source: SourceRefs = None
     locator: Text | None = None
     assumption: Text | None = None
 
@@ -246,9 +336,6 @@ class Grade(Strict):
         return self
 
 
-TenureShares = Annotated[list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)]
-
-
 class Initial(Sourced):
     """Initial (end of ``start_year``) headcount of one grade, by sex.
 
@@ -261,12 +348,13 @@ class Initial(Sourced):
     men: Headcount | None = None
     total: Headcount | None = None
     women_share: Probability | None = None
-    years_in_grade: Literal["steady", "entry", "open"] | TenureShares = Field(
+    years_in_grade: TenureSpec = Field(
         "steady",
         description=(
             "How the headcount is spread over completed years in grade: 'steady' (the "
             "steady-state profile under the grade's first-year rates), 'entry' (all 0), "
-            "'open' (all in the open-ended top bucket) or a list of shares for 0, 1, 2, ..."
+            "'open' (all in the open-ended top bucket), a list of shares for 0, 1, 2, ... "
+            "years, or a table {women = ..., men = ...} of those forms (one per sex)"
         ),
     )
 
@@ -282,11 +370,12 @@ class Initial(Sourced):
             raise ValueError("give both total and women_share")
         if not counts and not share:
             raise ValueError("give women and men, or total and women_share")
-        if isinstance(self.years_in_grade, list) and abs(sum(self.years_in_grade) - 1) > 1e-6:
-            raise ValueError(
-                f"years_in_grade shares must sum to 1 (they sum to {sum(self.years_in_grade):.6g})"
-            )
         return self
+
+    def spread(self, sex: str) -> str | list[float]:
+        """The years-in-grade spread for one sex ('women' or 'men')."""
+        spec = self.years_in_grade
+        return spec[sex] if isinstance(spec, dict) else spec
 
     def counts(self) -> tuple[int, int]:
         """Return (women, men)."""
@@ -295,11 +384,6 @@ class Initial(Sourced):
         total = self.total or 0
         women = round(total * (self.women_share or 0.0))
         return women, total - women
-
-
-AttritionValue = (
-    Probability | Annotated[list[Probability], Field(min_length=1, max_length=MAX_TENURE_PROFILE)]
-)
 
 
 class Attrition(Sourced):
@@ -560,11 +644,13 @@ def cross_check(s: Scenario) -> list[Issue]:
                 out.append(Issue(f"groups.{name}[{j}]", f"unknown grade; grades are {ids}", m))
 
     def source_ref(path: str, block: Any) -> None:
-        ref = getattr(block, "source", None)
-        if ref is not None and ref not in s.sources:
-            out.append(
-                Issue(f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref)
-            )
+        for ref in source_ids(block):
+            if ref not in s.sources:
+                out.append(
+                    Issue(
+                        f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref
+                    )
+                )
 
     for i, g in enumerate(s.grades):
         source_ref(f"grades[{i}]", g)
@@ -751,7 +837,63 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
         ]
         if plain:
             issues = issues_from_pydantic(_Errors(plain), Scenario) + issues
+            # Field errors stop pydantic before the cross-reference checks; run the ones that
+            # the raw data allows, so the user still sees every problem at once.
+            seen = {(i.path, i.message) for i in issues}
+            issues += [i for i in _raw_cross_check(data) if (i.path, i.message) not in seen]
         raise ScenarioError(issues, source) from None
+
+
+def _raw_cross_check(data: dict[str, Any]) -> list[Issue]:
+    """Cross-reference checks on raw data, used only when field validation failed.
+
+    Defensive: each check runs only where the data it needs is well formed.
+    """
+    out: list[Issue] = []
+    start, end = data.get("start_year"), data.get("end_year")
+    years_ok = all(isinstance(y, int) and not isinstance(y, bool) for y in (start, end))
+    if years_ok:
+        if end <= start:
+            out.append(Issue("end_year", "must be after start_year", end))
+        elif end - start > MAX_HORIZON_YEARS:
+            out.append(Issue("end_year", f"horizon is at most {MAX_HORIZON_YEARS} years", end))
+    grades = data.get("grades")
+    ids = [g.get("id") for g in grades if isinstance(g, dict)] if isinstance(grades, list) else []
+    ids = [i for i in ids if isinstance(i, str)]
+    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    for section, key in (("initial", "grade"), ("attrition", "grade"), ("promotions", "to")):
+        blocks = data.get(section)
+        if not isinstance(blocks, list):
+            continue
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                continue
+            ref = block.get(key)
+            if ids and isinstance(ref, str) and ref not in ids:
+                out.append(Issue(f"{section}[{i}].{key}", f"unknown grade; grades are {ids}", ref))
+            refs = block.get("source")
+            for r in refs if isinstance(refs, list) else [refs]:
+                if isinstance(r, str) and _IDENT_RE.match(r) and r not in sources:
+                    out.append(
+                        Issue(
+                            f"{section}[{i}].source",
+                            f"unknown source; [sources] has {sorted(sources)}",
+                            r,
+                        )
+                    )
+    targets = data.get("targets")
+    if years_ok and isinstance(targets, list):
+        for i, t in enumerate(targets):
+            d = t.get("deadline") if isinstance(t, dict) else None
+            if isinstance(d, int) and not start <= d <= end:
+                out.append(
+                    Issue(
+                        f"targets[{i}].deadline",
+                        f"must lie within the horizon {start}-{end}",
+                        d,
+                    )
+                )
+    return out
 
 
 class _Errors:
