@@ -17,6 +17,8 @@ sex s, k completed years in grade (K open-ended). One step (year y, parameters o
    hypergeometric). Processing top-down lets a vacancy chain run down the ladder in one year.
 3. **Recruitment** into grade 0: ``fixed`` intake I; ``replace`` ``I = max(0, E[0] - n_0)``;
    ``growth`` ``I = max(0, T_y - total)`` with ``T_y = T_{y-1} (1 + growth_rate)``.
+   Posts are whole: establishments and the growth target are rounded to the nearest integer
+   in both engines (a fixed intake that is fractional is floor(I) plus a Bernoulli draw).
    Women among the intake ``~ Bin(I, h_y)``.
 4. **Ageing.** Stayers move k → min(k + 1, K); everyone who entered a grade this step starts
    at k = 0.
@@ -135,8 +137,12 @@ class ExpectedSampler:
         return np.full(size, float(x))
 
     def count(self, x: np.ndarray) -> np.ndarray:
-        """A target count as it is."""
-        return x
+        """A count of posts (establishment, growth target), rounded as in the stochastic engine.
+
+        Posts are whole, so both engines fill to the same integer count; this keeps the
+        expected engine the exact stochastic mean in replace mode.
+        """
+        return np.rint(x)
 
     def ceil(self, x: np.ndarray) -> np.ndarray:
         """Fractional requirement as it is."""
