@@ -20,8 +20,10 @@ from simulator.results import Result
 from simulator.scenario import MAX_REPLICATIONS, Scenario, scenario_fingerprint
 from simulator.targets import evaluate_targets
 
-Engine = Literal["expected", "stochastic"]
-ENGINES: tuple[str, ...] = ("expected", "stochastic")
+Engine = Literal["expected", "stochastic", "agents"]
+ENGINES: tuple[str, ...] = ("expected", "stochastic", "agents")
+#: Engines that draw replications (everything but the expected-value path).
+RANDOM_ENGINES: tuple[str, ...] = ("stochastic", "agents")
 
 
 def run(
@@ -31,6 +33,7 @@ def run(
     seed: int | None = None,
     first_replication: int = 0,
     progress: Callable[[int], None] | None = None,
+    career_log: bool = False,
 ) -> Result:
     """Run one engine on a scenario.
 
@@ -39,7 +42,9 @@ def run(
     scenario
         A validated scenario (or one already compiled).
     engine
-        ``"expected"`` (deterministic expected-value path) or ``"stochastic"`` (Monte Carlo).
+        ``"expected"`` (deterministic expected-value path), ``"stochastic"`` (Monte Carlo on
+        cohorts) or ``"agents"`` (Monte Carlo on persons, SimPy; options from the scenario's
+        ``[agents]`` table, see ``docs/agents.md``).
     replications
         Number of stochastic replications (default: the scenario's ``simulation.replications``).
     seed
@@ -49,12 +54,14 @@ def run(
         depend on how replications are chunked).
     progress
         Called with the number of replications finished, after each block.
+    career_log
+        Agents engine only: also keep the career log (``Result.career_log``).
     """
     c = scenario if isinstance(scenario, Compiled) else compile_scenario(scenario)
     s = c.scenario
     if engine == "expected":
         return Result(c, "expected", run_expected_raw(c))
-    if engine != "stochastic":
+    if engine not in RANDOM_ENGINES:
         raise ScenarioError([Issue("engine", f"unknown engine; use one of {ENGINES}", engine)])
     reps = s.simulation.replications if replications is None else replications
     if not 1 <= reps <= MAX_REPLICATIONS:
@@ -66,6 +73,15 @@ def run(
     root = s.simulation.seed if seed is None else seed
     if not 0 <= root < 2**128:
         raise ScenarioError([Issue("seed", "must be an integer from 0 to 2**128 - 1", root)])
+    if engine == "agents":
+        from simulator.agents import run_agents
+
+        raw, log = run_agents(
+            c, reps, root, first_replication, options=s.agents, career_log=career_log,
+            progress=progress,
+        )
+        return Result(c, "agents", raw, seed=root, first_replication=first_replication,
+                      career_log=log)
     raw = run_stochastic_raw(c, reps, root, first_replication, progress)
     return Result(c, "stochastic", raw, seed=root, first_replication=first_replication)
 
@@ -85,7 +101,7 @@ def summarize(
         "scenario": scenario.name,
         "scenario_sha256": scenario_fingerprint(scenario),
         "parity_version": __version__,
-        "engine": "stochastic" if stochastic is not None else "expected",
+        "engine": stochastic.engine if stochastic is not None else "expected",
         "replications": stochastic.replications if stochastic is not None else 0,
         "seed": stochastic.seed if stochastic is not None else None,
         "start_year": scenario.start_year,
@@ -106,14 +122,15 @@ def run_and_summarize(
     replications: int | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    career_log: bool = False,
 ) -> tuple[Result, Result, dict[str, Any]]:
     """Run the expected engine (always) and the requested engine; return both and the summary."""
     t0 = time.perf_counter()
     c = compile_scenario(scenario)
     expected = run(c, engine="expected")
     stochastic = (
-        run(c, "stochastic", replications, seed, progress=progress)
-        if engine == "stochastic"
+        run(c, engine, replications, seed, progress=progress, career_log=career_log)
+        if engine in RANDOM_ENGINES
         else None
     )
     summary = summarize(scenario, stochastic, expected, elapsed_seconds=time.perf_counter() - t0)

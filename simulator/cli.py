@@ -5,7 +5,12 @@ Subcommands::
     parity validate FILE...                    check scenario files, report every problem
     parity run FILE [--engine E] [--reps N] [--seed S] [--out DIR] [--format csv|parquet] [--json]
     parity steady FILE                          steady state and years to each target
+    parity sweep FILE --out DIR [--executor serial|process|dask] [--workers N] [--scheduler A]
+    parity sensitivity FILE [--target ID] [--quantity probability|share]
     parity app                                  start the Streamlit app
+
+``--engine`` is ``expected``, ``stochastic`` (default) or ``agents`` (persons on SimPy;
+``--career-log FILE`` writes one row per person-event, CSV or Parquet by the suffix).
 
 Exit status: 0 success, 2 invalid input (every problem is printed as
 ``path.in.file: message (got value)``), 1 an unexpected internal error (reported in one line;
@@ -25,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import __version__
-from simulator.api import ENGINES, run_and_summarize
+from simulator.api import ENGINES, RANDOM_ENGINES, run_and_summarize
 from simulator.errors import Issue, ScenarioError
 from simulator.rng import BLOCK_SIZE
 from simulator.scenario import MAX_REPLICATIONS, Scenario, load_scenario, scenario_fingerprint
@@ -94,19 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="directory for tables and manifest")
     r.add_argument("--format", choices=("csv", "parquet"), default="csv")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    r.add_argument(
+        "--career-log",
+        type=Path,
+        default=None,
+        help="agents engine: write the career log (one row per person-event) to this "
+        ".csv or .parquet file",
+    )
 
     st = sub.add_parser("steady", help="steady state and years to each target (expected engine)")
     st.add_argument("file", type=Path)
     st.add_argument("--json", action="store_true")
 
+    from simulator import sweep_cli
+
+    sweep_cli.add_subcommands(sub)
     sub.add_parser("app", help="start the Streamlit app on 127.0.0.1:8501")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``parity`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
+        from simulator import sweep_cli
+
+        status = sweep_cli.dispatch(args)
+        if status is not None:
+            return status
         if args.command == "validate":
             return cmd_validate(args.files)
         if args.command == "run":
@@ -166,15 +188,29 @@ def _progress_bar(total: int):
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario; print the target table (or JSON); write tables when --out is given."""
+    if args.career_log is not None:
+        if args.engine != "agents":
+            raise ScenarioError(
+                [Issue("--career-log", "needs --engine agents (persons have careers)", args.engine)]
+            )
+        if args.career_log.suffix.lower() not in (".csv", ".parquet"):
+            raise ScenarioError(
+                [Issue("--career-log", "the file must end in .csv or .parquet", args.career_log)]
+            )
     s = load_scenario(args.file)
     reps = args.reps if args.reps is not None else s.simulation.replications
     started = datetime.now(UTC)
     update, close = (None, lambda: None)
-    if args.engine == "stochastic" and reps >= 2 * BLOCK_SIZE:
+    if (args.engine == "stochastic" and reps >= 2 * BLOCK_SIZE) or args.engine == "agents":
         update, close = _progress_bar(reps)
     try:
         expected, result, summary = run_and_summarize(
-            s, engine=args.engine, replications=reps, seed=args.seed, progress=update
+            s,
+            engine=args.engine,
+            replications=reps,
+            seed=args.seed,
+            progress=update,
+            career_log=args.career_log is not None,
         )
     finally:
         close()
@@ -184,16 +220,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.out,
             args.format,
             expected,
-            result if args.engine == "stochastic" else None,
+            result if args.engine in RANDOM_ENGINES else None,
             summary,
             manifest,
         )
+    if args.career_log is not None and result.career_log is not None:
+        from simulator.agents import write_career_log
+
+        args.career_log.parent.mkdir(parents=True, exist_ok=True)
+        write_career_log(result.career_log, args.career_log)
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:
         print(format_summary(s, summary))
         if args.out is not None:
             print(f"\nwrote results to {args.out}/")
+        if args.career_log is not None:
+            print(f"wrote the career log to {args.career_log}")
     return EXIT_OK
 
 
@@ -221,7 +264,7 @@ def make_manifest(
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "pandas": pandas.__version__,
-        "command": ["parity", *sys.argv[1:]],
+        "command": ["parity", *getattr(args, "argv", sys.argv[1:])],
     }
 
 

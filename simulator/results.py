@@ -41,7 +41,7 @@ class Result:
     compiled
         The compiled scenario that was run.
     engine
-        ``"expected"`` or ``"stochastic"``.
+        ``"expected"``, ``"stochastic"`` or ``"agents"``.
     raw
         The arrays (see :class:`simulator.engine.Raw`).
     seed
@@ -51,10 +51,12 @@ class Result:
     """
 
     compiled: Compiled
-    engine: Literal["expected", "stochastic"]
+    engine: Literal["expected", "stochastic", "agents"]
     raw: Raw
     seed: int | None = None
     first_replication: int = 0
+    #: Agents engine only, when asked for: one row per person-event (see simulator.agents).
+    career_log: pd.DataFrame | None = None
 
     # ---- basic views ---------------------------------------------------------------------
     @property

@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from simulator.agents_options import AgentOptions, validate_agent_options
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
 
 # --------------------------------------------------------------------------------------------
@@ -589,6 +590,9 @@ class Scenario(Strict):
     policies: Annotated[list[Policy], Field(max_length=MAX_LIST_ITEMS)] = []
     targets: Annotated[list[Target], Field(max_length=MAX_LIST_ITEMS)] = []
     simulation: Simulation = Simulation()
+    agents: AgentOptions | None = Field(
+        None, description="Options of the individual-level engine (docs/agents.md)."
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -803,6 +807,8 @@ def cross_check(s: Scenario) -> list[Issue]:
             )
     if not any(g.workforce for g in s.grades):
         out.append(Issue("grades", "at least one grade must be counted in the workforce", None))
+    if s.agents is not None:
+        out += validate_agent_options(s.agents, s)
     return out
 
 

@@ -1,0 +1,7 @@
+"""Parity's Streamlit app (the UI layer; the engine lives in :mod:`simulator`).
+
+Start it from the repository root with ``python -m streamlit run app/main.py`` (``make run``).
+``app/main.py`` is the router, ``app/app_pages/`` holds the pages and :mod:`app.components`
+the pure helpers (scenario discovery, what-if overrides, URL parameters, chart and card
+builders) that the unit tests exercise without a browser.
+"""

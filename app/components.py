@@ -1,0 +1,650 @@
+"""Pure helpers of the app: no Streamlit calls here, so unit tests can check them directly.
+
+Sections
+--------
+* **Scenario files** — where the shipped scenarios are (``scenarios/*.toml``, or the
+  directory named by the environment variable ``PARITY_SCENARIO_DIR``), canonical JSON text
+  of a scenario (the cache key of a run) and back.
+* **What-if levers** — :func:`apply_what_if` returns a *new*, re-validated scenario with the
+  women's share of intake (and optionally the women's odds in vacancy promotions) replaced;
+  the scenario passed in is never changed.
+* **URL parameters** — :func:`parse_query_params` validates ``scenario``, ``reps``, ``seed``,
+  ``women_intake`` and ``women_odds`` (all strings in a URL) and says what was wrong.
+* **Run tables** — :func:`run_tables` turns an expected and a stochastic
+  :class:`~simulator.Result` into small tidy frames (quantiles of the women's share by
+  population and year, the expected path, mean headcount by grade and sex).
+* **Charts and cards** — :func:`fan_chart`, :func:`headcount_chart` (Altair specs) and
+  :func:`target_cards_data` (display strings of each target's card).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from simulator import Result, Scenario, parse_scenario
+from simulator.scenario import Series, scenario_to_data
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_DIR_ENV = "PARITY_SCENARIO_DIR"
+
+# Run settings offered in the app (the engine allows more; the app keeps first renders fast).
+REPS_MIN, REPS_MAX, REPS_DEFAULT, REPS_STEP = 100, 2000, 500, 100
+SEED_MAX = 2**53 - 1  # largest integer a browser number field holds exactly
+ODDS_MIN, ODDS_MAX = 0.1, 10.0
+
+QUERY_KEYS = ("scenario", "reps", "seed", "women_intake", "women_odds")
+
+# Fan chart series, in legend order, with their colours.
+FAN_SERIES = ("90 % of runs", "50 % of runs", "median (Monte Carlo)", "expected engine", "target")
+FAN_COLORS = ("#9ecae1", "#4292c6", "#08306b", "#e6550d", "#31a354")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario files
+# ---------------------------------------------------------------------------------------------
+def scenario_dir() -> Path:
+    """Directory of the scenarios the app offers (``$PARITY_SCENARIO_DIR`` or ``scenarios/``)."""
+    env = os.environ.get(SCENARIO_DIR_ENV)
+    return Path(env) if env else REPO_ROOT / "scenarios"
+
+
+def list_scenario_files(directory: Path) -> dict[str, Path]:
+    """Return ``{file stem: path}`` of the ``*.toml`` files in ``directory``, sorted by stem."""
+    if not directory.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(directory.glob("*.toml")) if p.is_file()}
+
+
+SAFE_PATH = re.compile(r"^[A-Za-z0-9_./\-]+$")
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository root when inside it (as a user would type it)."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def scenario_json(scenario: Scenario) -> str:
+    """Canonical JSON text of a scenario (sorted keys): a hashable key for caching a run."""
+    return json.dumps(scenario_to_data(scenario), sort_keys=True, separators=(",", ":"))
+
+
+def scenario_from_json(text: str) -> Scenario:
+    """Validate a scenario from its canonical JSON text (see :func:`scenario_json`)."""
+    return parse_scenario(json.loads(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# What-if levers
+# ---------------------------------------------------------------------------------------------
+def first_simulated_year(scenario: Scenario) -> int:
+    """The first projection year (flows of ``start_year + 1``)."""
+    return scenario.start_year + 1
+
+
+def baseline_intake_share(scenario: Scenario) -> float:
+    """Women's share of intake in the first simulated year, before policies."""
+    return scenario.recruitment.women_share.at(first_simulated_year(scenario))
+
+
+def describe_share_series(series: Series) -> str:
+    """Plain-language form of a share over time, e.g. ``34 % from 2025``."""
+    if series.kind == "constant":
+        return fmt_pct(series.constant, 1)
+    if series.kind == "steps":
+        return ", ".join(f"{fmt_pct(v, 1)} from {y}" for y, v in series.steps)
+    return (
+        f"{fmt_pct(series.start, 1)} until {series.from_year}, rising linearly to "
+        f"{fmt_pct(series.end, 1)} in {series.to_year}"
+    )
+
+
+def vacancy_steps(scenario: Scenario) -> list[str]:
+    """Ids of the grades filled by vacancy-mode promotion."""
+    return [p.to for p in scenario.promotions if p.mode == "vacancy"]
+
+
+def policies_on(scenario: Scenario, parameter: str) -> list[str]:
+    """Ids of the scenario's policies that change ``parameter``."""
+    return [p.id for p in scenario.policies if p.parameter == parameter]
+
+
+def apply_what_if(
+    scenario: Scenario,
+    *,
+    women_share: float | None = None,
+    vacancy_odds: float | None = None,
+) -> Scenario:
+    """Return a new validated scenario with the what-if levers applied.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario; it is not changed (the override works on a plain copy of
+        its data, which is validated again).
+    women_share
+        Women's share of intake (0-1), constant over the horizon; replaces
+        ``recruitment.women_share``. Policies on ``recruitment.women_share`` still apply.
+    vacancy_odds
+        Relative odds of selecting a woman rather than a man for every vacancy-mode
+        promotion step (1 = gender-neutral); replaces those steps' ``women_odds``.
+
+    Raises
+    ------
+    ScenarioError
+        If the changed scenario is invalid (e.g. a share outside 0-1).
+    """
+    if women_share is None and vacancy_odds is None:
+        return scenario
+    data = scenario_to_data(scenario)
+    if women_share is not None:
+        data["recruitment"]["women_share"] = float(women_share)
+    if vacancy_odds is not None:
+        for step in data.get("promotions", []):
+            if step["mode"] == "vacancy":
+                step["women_odds"] = float(vacancy_odds)
+    return parse_scenario(data, source=f"{scenario.name} (what-if)")
+
+
+# ---------------------------------------------------------------------------------------------
+# URL query parameters
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class QuerySettings:
+    """Run settings read from the URL: ``None`` where the URL gives no (valid) value."""
+
+    scenario: str | None = None
+    reps: int | None = None
+    seed: int | None = None
+    women_intake: int | None = None  # percent, 0-100
+    women_odds: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+_INT_RE = re.compile(r"^\d{1,20}$")
+_FLOAT_RE = re.compile(r"^\d{1,6}(\.\d{1,6})?$")
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        value = value[-1] if value else ""
+    return str(value).strip()
+
+
+def parse_query_params(params: Mapping[str, Any], scenario_ids: Sequence[str]) -> QuerySettings:
+    """Validate the app's URL parameters; bad values are dropped with a warning each.
+
+    Unknown parameters are ignored. ``women_intake`` is a whole percentage (``40`` = 40 %).
+    """
+    out = QuerySettings()
+    if "scenario" in params:
+        raw = _first(params["scenario"])
+        if raw in scenario_ids:
+            out.scenario = raw
+        else:
+            known = ", ".join(scenario_ids) or "none"
+            out.warnings.append(
+                f"URL parameter scenario={raw!r} is not a shipped scenario (known: {known}); "
+                "showing the default scenario."
+            )
+
+    def integer(key: str, lo: int, hi: int, what: str) -> int | None:
+        if key not in params:
+            return None
+        raw = _first(params[key])
+        if _INT_RE.match(raw) and lo <= int(raw) <= hi:
+            return int(raw)
+        out.warnings.append(
+            f"URL parameter {key}={raw!r} is not {what} from {lo} to {hi}; using the default."
+        )
+        return None
+
+    out.reps = integer("reps", REPS_MIN, REPS_MAX, "a whole number of replications")
+    out.seed = integer("seed", 0, SEED_MAX, "a whole-number seed")
+    out.women_intake = integer("women_intake", 0, 100, "a whole percentage")
+    if "women_odds" in params:
+        raw = _first(params["women_odds"])
+        value = float(raw) if _FLOAT_RE.match(raw) else math.nan
+        if math.isfinite(value) and ODDS_MIN <= value <= ODDS_MAX:
+            out.women_odds = value
+        else:
+            out.warnings.append(
+                f"URL parameter women_odds={raw!r} is not a number from {ODDS_MIN:g} to "
+                f"{ODDS_MAX:g}; using the scenario's odds."
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Run tables
+# ---------------------------------------------------------------------------------------------
+_QUANTILE_COLUMNS = {"q0.05": "p05", "q0.25": "p25", "q0.5": "p50", "q0.75": "p75", "q0.95": "p95"}
+
+
+def run_tables(expected: Result, stochastic: Result) -> dict[str, pd.DataFrame]:
+    """Small tidy tables of a run, for charts and tables (cheap to cache and pickle).
+
+    Returns
+    -------
+    dict
+        ``shares``: one row per (population, year) with the stochastic quantiles of the
+        women's share ``p05 p25 p50 p75 p95``, its ``mean`` and the ``expected`` (expected
+        engine) share; ``stocks``: one row per (year, grade, sex) with the mean
+        ``headcount`` over replications.
+    """
+    q = stochastic.quantiles_frame()
+    wide = (
+        q.pivot_table(index=["population", "year"], columns="statistic", values="share")
+        .rename(columns={**_QUANTILE_COLUMNS, "mean": "mean"})
+        .reset_index()
+    )
+    wide.columns.name = None
+    exp_rows = []
+    for pop in expected.population_names:
+        share = expected.share(pop)[0]
+        exp_rows.append(
+            pd.DataFrame({"population": pop, "year": expected.years, "expected": share})
+        )
+    shares = wide.merge(pd.concat(exp_rows, ignore_index=True), on=["population", "year"])
+    shares["year"] = shares["year"].astype(int)
+    shares = shares[["population", "year", "p05", "p25", "p50", "p75", "p95", "mean", "expected"]]
+
+    c = stochastic.compiled
+    mean_stock = stochastic.raw.stock.mean(axis=0)  # [Y+1, G, 2]
+    Y1, G, S = mean_stock.shape
+    idx = np.indices((Y1, G, S)).reshape(3, -1)
+    stocks = pd.DataFrame(
+        {
+            "year": stochastic.years[idx[0]].astype(int),
+            "grade": np.array(c.grade_ids)[idx[1]],
+            "grade_index": idx[1],
+            "sex": np.array(["women", "men"])[idx[2]],
+            "headcount": mean_stock.reshape(-1),
+        }
+    )
+    return {"shares": shares, "stocks": stocks}
+
+
+def fan_data(shares: pd.DataFrame, population: str) -> pd.DataFrame:
+    """Rows of one population from ``run_tables(...)["shares"]``, sorted by year."""
+    out = shares[shares["population"] == population].sort_values("year")
+    return out.reset_index(drop=True)
+
+
+def headcount_table(stocks: pd.DataFrame) -> pd.DataFrame:
+    """Mean headcount by year and grade: women, men, total and the women's share."""
+    wide = stocks.pivot_table(
+        index=["year", "grade_index", "grade"], columns="sex", values="headcount"
+    ).reset_index()
+    wide.columns.name = None
+    wide["total"] = wide["women"] + wide["men"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wide["women_share"] = np.where(wide["total"] > 0, wide["women"] / wide["total"], np.nan)
+    wide = wide.sort_values(["year", "grade_index"]).drop(columns="grade_index")
+    return wide[["year", "grade", "women", "men", "total", "women_share"]].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------------------------
+def _year_axis(years: Iterable[int]) -> alt.X:
+    ys = [int(y) for y in years]
+    return alt.X(
+        "year:Q",
+        title="Year-end",
+        scale=alt.Scale(domain=[min(ys), max(ys)], nice=False),
+        # labelFlush=False: the first and last labels are centred on their ticks (flushed
+        # labels crowd their neighbours).
+        axis=alt.Axis(format="d", tickMinStep=1, labelAngle=0, labelOverlap=True, labelFlush=False),
+    )
+
+
+def _target_lines(targets: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for t in targets:
+        values = t["value"] if isinstance(t["value"], list | tuple) else [t["value"]]
+        for v in values:
+            rows.append(
+                {
+                    "level": float(v),
+                    "deadline": int(t["deadline"]),
+                    "target": str(t.get("label") or t.get("id") or "target"),
+                }
+            )
+    return pd.DataFrame(rows, columns=["level", "deadline", "target"])
+
+
+def fan_chart(
+    data: pd.DataFrame,
+    *,
+    targets: Sequence[Mapping[str, Any]] = (),
+    title: str | None = None,
+    height: int = 340,
+) -> alt.LayerChart:
+    """Fan chart of the women's share of one population over the years.
+
+    Parameters
+    ----------
+    data
+        One population's rows (see :func:`fan_data`): ``year``, ``p05 p25 p50 p75 p95`` (share
+        quantiles over replications) and ``expected`` (expected-engine share).
+    targets
+        Targets on this population, as in the run summary (``value`` a number, or
+        ``[low, high]`` for a band, ``deadline``, ``label``): a horizontal rule at each level
+        and a diamond at the deadline.
+    title
+        Chart title.
+
+    Layers: the 90 % band (5-95 %), the 50 % band (25-75 %), the median line, the expected
+    engine line (dashed), target rules, and points carrying a tooltip per year. The year axis
+    is formatted as plain integers (``2025``, never ``2,025``).
+    """
+    df = data[["year", "p05", "p25", "p50", "p75", "p95", "expected"]].copy()
+    df["year"] = df["year"].astype(int)
+    lines = _target_lines(targets)
+    values = pd.concat(
+        [df[["p05", "p95", "expected"]].stack(), lines["level"]], ignore_index=True
+    ).dropna()
+    span = float(values.max() - values.min()) if len(values) else 1.0
+    y_format = ".1%" if span < 0.05 else ".0%"
+    x = _year_axis(df["year"])
+    n_series = len(FAN_SERIES) if len(lines) else len(FAN_SERIES) - 1
+    scale = alt.Scale(domain=list(FAN_SERIES[:n_series]), range=list(FAN_COLORS[:n_series]))
+    legend = alt.Legend(title=None, orient="bottom", direction="horizontal", symbolOpacity=1)
+
+    colour = alt.Color("series:N", scale=scale, legend=legend, title=None)
+
+    def named(chart: alt.Chart, name: str) -> alt.Chart:
+        # A constant "series" field so that every layer shares one colour scale and legend.
+        return chart.transform_calculate(series=json.dumps(name))
+
+    y_axis = alt.Axis(format=y_format, title="Women's share")
+    y_scale = alt.Scale(zero=False, nice=True)
+    base = alt.Chart(df)
+    band90 = (
+        named(base, FAN_SERIES[0])
+        .mark_area(opacity=0.45)
+        .encode(
+            x=x,
+            y=alt.Y("p05:Q", axis=y_axis, scale=y_scale),
+            y2="p95:Q",
+            color=colour,
+        )
+    )
+    band50 = (
+        named(base, FAN_SERIES[1])
+        .mark_area(opacity=0.6)
+        .encode(x=x, y=alt.Y("p25:Q"), y2="p75:Q", color=colour)
+    )
+    median = (
+        named(base, FAN_SERIES[2])
+        .mark_line(strokeWidth=2.5)
+        .encode(x=x, y=alt.Y("p50:Q"), color=colour)
+    )
+    expected = (
+        named(base, FAN_SERIES[3])
+        .mark_line(strokeWidth=2, strokeDash=[6, 4])
+        .encode(x=x, y=alt.Y("expected:Q"), color=colour)
+    )
+    tooltip = [
+        alt.Tooltip("year:Q", title="Year-end", format="d"),
+        alt.Tooltip("p50:Q", title="Median", format=".1%"),
+        alt.Tooltip("p25:Q", title="25 %", format=".1%"),
+        alt.Tooltip("p75:Q", title="75 %", format=".1%"),
+        alt.Tooltip("p05:Q", title="5 %", format=".1%"),
+        alt.Tooltip("p95:Q", title="95 %", format=".1%"),
+        alt.Tooltip("expected:Q", title="Expected engine", format=".1%"),
+    ]
+    points = (
+        named(base, FAN_SERIES[2])
+        .mark_circle(size=36, opacity=0.9)
+        .encode(x=x, y=alt.Y("p50:Q"), color=colour, tooltip=tooltip)
+    )
+    # The expected line is drawn over the median: it is dashed, so both stay visible.
+    layers: list[alt.Chart] = [band90, band50, median, points, expected]
+    if len(lines):
+        tgt = named(alt.Chart(lines), FAN_SERIES[4])
+        rule = tgt.mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(
+            y=alt.Y("level:Q"),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("target:N", title="Target"),
+                alt.Tooltip("level:Q", title="Level", format=".0%"),
+            ],
+        )
+        mark = tgt.mark_point(shape="diamond", size=140, filled=True).encode(
+            x=alt.X("deadline:Q"),
+            y=alt.Y("level:Q"),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("target:N", title="Target"),
+                alt.Tooltip("deadline:Q", title="Deadline", format="d"),
+                alt.Tooltip("level:Q", title="Level", format=".0%"),
+            ],
+        )
+        layers += [rule, mark]
+    chart = alt.layer(*layers).properties(height=height)
+    if title:
+        chart = chart.properties(title=title)
+    return chart
+
+
+def headcount_chart(
+    stocks: pd.DataFrame,
+    *,
+    grade_order: Sequence[str],
+    width: int = 300,
+    height: int = 260,
+) -> alt.FacetChart:
+    """Stacked areas of the mean headcount by grade over the years, one panel per sex.
+
+    Parameters
+    ----------
+    stocks
+        ``run_tables(...)["stocks"]``: ``year, grade, grade_index, sex, headcount``.
+    grade_order
+        Grade ids, entry grade first: the stacking order (entry grade at the bottom) and
+        the legend order.
+
+    The panels have independent y scales (women are often a small minority; their grade mix
+    would be unreadable on the men's scale); the axis values say how large each is.
+    """
+    df = stocks.copy()
+    df["year"] = df["year"].astype(int)
+    df["sex"] = df["sex"].map({"women": "Women", "men": "Men"})
+    area = (
+        alt.Chart(df)
+        .mark_area(opacity=0.85, line=False)
+        .encode(
+            x=_year_axis(df["year"]),
+            y=alt.Y(
+                "headcount:Q",
+                stack="zero",
+                title="Headcount (mean over runs)",
+                axis=alt.Axis(format=",.0f"),
+            ),
+            color=alt.Color(
+                "grade:N",
+                sort=list(grade_order),
+                title="Grade",
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            order=alt.Order("grade_index:Q", sort="ascending"),
+            tooltip=[
+                alt.Tooltip("year:Q", title="Year-end", format="d"),
+                alt.Tooltip("sex:N", title="Sex"),
+                alt.Tooltip("grade:N", title="Grade"),
+                alt.Tooltip("headcount:Q", title="Headcount", format=",.0f"),
+            ],
+        )
+        .properties(width=width, height=height)
+    )
+    return area.facet(
+        column=alt.Column(
+            "sex:N", sort=["Women", "Men"], header=alt.Header(title=None, labelFontSize=14)
+        )
+    ).resolve_scale(y="independent")
+
+
+# ---------------------------------------------------------------------------------------------
+# Target cards
+# ---------------------------------------------------------------------------------------------
+def fmt_pct(x: float | None, digits: int = 1) -> str:
+    """``0.2 -> '20.0 %'``; ``None``/NaN -> ``'–'``."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    value = round(100 * float(x), digits)
+    if value == 0:
+        value = 0.0  # no "-0.0 %"
+    return f"{value:.{digits}f} %"
+
+
+def condition_text(target: Mapping[str, Any]) -> str:
+    """``'≥ 20 % by 2030'`` (and ``' (sustained)'``) from a target summary."""
+    comp, value = target["comparator"], target["value"]
+    if comp == "between":
+        cond = f"{fmt_pct(value[0], 0).removesuffix(' %')}–{fmt_pct(value[1], 0)}"
+    else:
+        cond = ("≥ " if comp == "at_least" else "≤ ") + fmt_pct(value, 0)
+    sustained = " (sustained)" if target.get("sustained") else ""
+    return f"{cond} by {target['deadline']}{sustained}"
+
+
+def target_cards_data(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Display strings of one card per target in a run summary.
+
+    Each card has ``id, label, population, deadline, condition`` and the metric texts
+    ``probability`` (share of runs meeting the target), ``probability_ci`` (its 95 % Wilson
+    interval), ``median`` and ``band`` (median and 5-95 % of the share at the deadline),
+    ``median_delta`` (median minus the target level in percentage points, ``None`` for a
+    band target) with ``delta_color``, ``expected`` (expected-engine share at the deadline),
+    ``first_year`` (median first year-end at which the condition holds) and ``never``.
+    """
+    end_year = summary.get("end_year")
+    cards = []
+    for t in summary.get("targets", []):
+        q = t.get("quantiles") or {}
+        median = q.get("50")
+        ci = t.get("probability_ci")
+        delta, delta_color = None, "normal"
+        if t["comparator"] != "between" and median is not None:
+            delta = f"{100 * (median - t['value']):+.1f} pp vs target"
+            delta_color = "normal" if t["comparator"] == "at_least" else "inverse"
+        first = t.get("first_year_met")
+        first_median = first.get("50") if first else None
+        never = t.get("never_met")
+        cards.append(
+            {
+                "id": t["id"],
+                "label": t.get("label") or t["id"],
+                "population": t["population"],
+                "deadline": t["deadline"],
+                "condition": condition_text(t),
+                "probability": fmt_pct(t.get("probability"), 1),
+                "probability_ci": (
+                    f"95 % CI {fmt_pct(ci[0], 1).removesuffix(' %')}–{fmt_pct(ci[1], 1)}"
+                    if ci
+                    else "–"
+                ),
+                "median": fmt_pct(median, 1),
+                "band": (
+                    f"5–95 %: {fmt_pct(q['5'], 1).removesuffix(' %')}–{fmt_pct(q['95'], 1)}"
+                    if q
+                    else "–"
+                ),
+                "median_delta": delta,
+                "delta_color": delta_color,
+                "expected": fmt_pct(t.get("expected_share"), 1),
+                "first_year": str(first_median)
+                if first_median is not None
+                else f"not by {end_year}",
+                "never": (
+                    f"{fmt_pct(never, 0)} of runs never meet it by {end_year}"
+                    if never is not None
+                    else ""
+                ),
+            }
+        )
+    return cards
+
+
+# ---------------------------------------------------------------------------------------------
+# Populations, provenance, safe text
+# ---------------------------------------------------------------------------------------------
+def population_options(scenario: Scenario) -> list[str]:
+    """Populations with a share, target populations first, then workforce, groups, grades."""
+    order = [t.population for t in scenario.targets]
+    order += ["workforce", *scenario.groups, *scenario.grade_ids, "intake"]
+    seen: dict[str, None] = {}
+    for pop in order:
+        seen.setdefault(pop, None)
+    return list(seen)
+
+
+def population_label(scenario: Scenario, population: str) -> str:
+    """Readable name of a population (grade label, group members, workforce, intake)."""
+    if population == "workforce":
+        return "Workforce (grades counted in the workforce)"
+    if population == "intake":
+        return "Intake (the year's recruits)"
+    if population in scenario.groups:
+        return f"{population} (group: {', '.join(scenario.groups[population])})"
+    for g in scenario.grades:
+        if g.id == population:
+            return f"{g.id} — {g.label}" if g.label else g.id
+    return population
+
+
+def provenance_rows(scenario: Scenario) -> list[dict[str, str]]:
+    """One row per block carrying numbers: where it is, its source id, locator, assumption."""
+    rows: list[dict[str, str]] = []
+
+    def add(block: str, item: Any) -> None:
+        source = getattr(item, "source", None)
+        assumption = getattr(item, "assumption", None)
+        if source is None and not assumption:
+            return
+        rows.append(
+            {
+                "block": block,
+                "source": source or "",
+                "locator": getattr(item, "locator", None) or "",
+                "assumption": (assumption or "").strip(),
+            }
+        )
+
+    for g in scenario.grades:
+        add(f"Grade {g.id}", g)
+    for i in scenario.initial:
+        add(f"Initial headcount: {i.grade}", i)
+    for a in scenario.attrition:
+        add(f"Attrition: {a.grade}", a)
+    for p in scenario.promotions:
+        add(f"Promotion into {p.to} ({p.mode})", p)
+    add(f"Recruitment ({scenario.recruitment.mode})", scenario.recruitment)
+    for pol in scenario.policies:
+        add(f"Policy {pol.id} ({pol.parameter} from {pol.from_year})", pol)
+    for t in scenario.targets:
+        add(f"Target {t.id}", t)
+    return rows
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown (and Streamlit's ``$`` maths and ``:`` directives) in a user string."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")

@@ -1,0 +1,40 @@
+"""Parity's Streamlit entrypoint: page setup and navigation (the router).
+
+Start from the repository root: ``python -m streamlit run app/main.py`` (``make run``).
+The pages live in ``app/app_pages/`` (not ``pages/``, which Streamlit would auto-discover).
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path but not the repository root; add it so
+# that `simulator` and `app` import without installing the project.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(
+    page_title="Parity — gender-balance targets",
+    page_icon=":material/balance:",
+    layout="wide",
+)
+
+PAGES = [
+    st.Page(
+        "app_pages/explore.py",
+        title="Explore",
+        icon=":material/insights:",
+        url_path="explore",
+        default=True,
+    ),
+    st.Page(
+        "app_pages/about.py",
+        title="About the model",
+        icon=":material/info:",
+        url_path="about",
+    ),
+]
+
+st.navigation(PAGES).run()

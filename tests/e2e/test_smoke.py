@@ -1,0 +1,111 @@
+"""Browser smoke tests: the real Streamlit server in the system Chromium (fixtures: conftest.py).
+
+Verified, as a person would see it:
+
+* the Explore page loads on the shipped police scenario without an exception and shows the
+  target's "Probability met" metric as a percentage;
+* switching on the vacancy-odds lever and typing odds of 3 reruns the model and changes the
+  probability text (police leaders are filled by vacancy promotion, so the odds must move
+  their share), and the URL records the new setting;
+* switching on the intake-share lever and moving the slider to 100 % changes the probability
+  for the defence scenario's 2035 target on the military ranks (conscripts reach the ranks
+  within a year or two, so the intake share must move that share);
+* the About page opens from the navigation, and Explore keeps its settings on the way back.
+
+Screenshots go to artifacts/screenshots/ (viewport 1280x2400, see conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+# Each test drives a real browser for 5-15 s (marked e2e by the conftest as well).
+pytestmark = pytest.mark.slow
+
+PERCENT = re.compile(r"^\d{1,3}\.\d %$")
+RERUN_TIMEOUT_MS = 30_000
+
+
+def _metric_value(page: Page, label: str, index: int = 0):
+    metric = page.get_by_test_id("stMetric").filter(has_text=label).nth(index)
+    return metric.get_by_test_id("stMetricValue")
+
+
+def _open(page: Page, url: str, wait_idle) -> None:
+    page.goto(url)
+    wait_idle(page)
+    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_explore_shows_probability_and_vacancy_odds_change_it(app_url, page, wait_idle, screenshot):
+    _open(page, f"{app_url}/?scenario=dk_police&reps=200", wait_idle)
+    expect(page.get_by_role("heading", name="Danish police 2024")).to_be_visible()
+    probability = _metric_value(page, "Probability met")
+    before = probability.inner_text().strip()
+    assert PERCENT.match(before), before
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    screenshot(page, "explore-police-baseline")
+
+    page.get_by_text("Change women's odds in vacancy promotions").click()
+    wait_idle(page)
+    odds = page.get_by_role("spinbutton", name="Women's relative odds of selection")
+    odds.fill("3")
+    odds.press("Enter")
+    expect(probability).not_to_have_text(before, timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    after = probability.inner_text().strip()
+    assert PERCENT.match(after), after
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert "women_odds=3" in page.url
+    screenshot(page, "explore-police-odds-3")
+
+
+def test_intake_share_slider_changes_probability(app_url, page, wait_idle, screenshot):
+    _open(page, f"{app_url}/?scenario=dk_defence&reps=200", wait_idle)
+    probability = _metric_value(page, "Probability met")
+    before = probability.inner_text().strip()
+    assert PERCENT.match(before), before
+
+    page.get_by_text("Change the women's share of intake").click()
+    slider = page.get_by_test_id("stSlider").get_by_role("slider")
+    expect(slider).to_be_visible(timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    slider.focus()
+    slider.press("End")
+    expect(slider).to_have_value("100", timeout=RERUN_TIMEOUT_MS)
+    expect(probability).not_to_have_text(before, timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    after = probability.inner_text().strip()
+    assert PERCENT.match(after), after
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert "women_intake=100" in page.url
+    screenshot(page, "explore-defence-intake-100")
+
+
+def test_about_page_and_back(app_url, page, wait_idle, screenshot):
+    _open(page, f"{app_url}/?scenario=dk_police&reps=300&seed=7", wait_idle)
+    page.get_by_test_id("stSidebarNav").get_by_text("About the model").click()
+    expect(page.get_by_role("heading", name="About the model")).to_be_visible(
+        timeout=RERUN_TIMEOUT_MS
+    )
+    wait_idle(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot(page, "about")
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Explore").click()
+    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert page.get_by_role("spinbutton", name="Seed").input_value() == "7"
+    assert page.get_by_role("spinbutton", name="Replications").input_value() == "300"
+    expect(page).to_have_url(re.compile(r"seed=7"), timeout=RERUN_TIMEOUT_MS)
+
+    expander = page.get_by_test_id("stExpander").filter(has_text="Assumptions and sources")
+    expander.get_by_text("Assumptions and sources").click()
+    expect(expander.get_by_text("Where each number comes from")).to_be_visible()
+    shot = screenshot(page, "explore-police-back")
+    expander.screenshot(path=str(shot.parent / "assumptions-police.png"))

@@ -1,0 +1,376 @@
+"""Streamlit AppTest tests of the app (app/main.py and its pages), without a browser.
+
+Verified:
+
+* the app runs without exceptions on the shipped scenarios, each of which renders either its
+  target cards (valid file) or an error listing its problems (invalid file);
+* the Explore page shows one "Probability met" metric per target, and every displayed number
+  equals what the simulator API gives for the same scenario, replications and seed;
+* changing replications, seed, the women's-share-of-intake lever or the vacancy-odds lever
+  reruns the simulation and changes the displayed numbers to the API's values for the new
+  settings (test scenarios are built so that each change must move a number);
+* URL parameters pre-fill the widgets; bad URL parameters give a warning each and the defaults,
+  never an exception; the URL follows the widgets;
+* a scenario change resets the seed to the new scenario's own seed;
+* an invalid scenario file is shown as an error listing its problems; an empty scenario folder
+  gives a friendly message;
+* the About page renders, and returning to Explore keeps the settings.
+
+Test scenarios are written to a temporary folder that the app reads through the
+``PARITY_SCENARIO_DIR`` environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from streamlit.testing.v1 import AppTest
+
+from app import components as C
+from simulator import ScenarioError, cli, load_scenario, parse_scenario, run_and_summarize
+from tests.factories import ladder
+
+APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
+SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
+TIMEOUT_S = 30
+
+
+def _alpha() -> dict[str, Any]:
+    """One grade of 500 with 30 % turnover and 150 recruits a year, 20 % women at the start.
+
+    The women's share follows h + (0.2 - h) 0.7^t for an intake share h: at 2005 it is 28.3 %
+    for h = 30 % and 53.3 % for h = 60 % (sd about 2 pp), so the 35 % target is (almost)
+    never met at 30 % and (almost) always at 60 %, and the 28 % target sits near the median
+    (its probability moves with the seed).
+    """
+    data = ladder(
+        1,
+        start_year=2000,
+        end_year=2010,
+        initial=[(100, 400)],
+        attrition=[(0.3, 0.3)],
+        recruitment={"mode": "fixed", "intake": 150, "women_share": 0.3},
+        targets=[
+            {
+                "id": "g0-35",
+                "label": "Alpha: 35 % women by 2005",
+                "population": "g0",
+                "comparator": "at_least",
+                "value": 0.35,
+                "deadline": 2005,
+            },
+            {
+                "id": "g0-28",
+                "label": "Alpha: 28 % women by 2005",
+                "population": "g0",
+                "comparator": "at_least",
+                "value": 0.28,
+                "deadline": 2005,
+            },
+        ],
+    )
+    data["name"] = "Alpha one-grade test"
+    data["simulation"] = {"replications": 1000, "seed": 11}
+    return data
+
+
+def _beta() -> dict[str, Any]:
+    """Two grades, the top (500 posts) filled by vacancy promotion; one target on the top."""
+    data = ladder(
+        2,
+        start_year=2000,
+        end_year=2012,
+        establishment=[None, 500],
+        promotion=[{"mode": "vacancy", "min_years_in_grade": 1}],
+        targets=[
+            {
+                "id": "top-22",
+                "label": "Beta: 22 % women at the top by 2008",
+                "population": "g1",
+                "comparator": "at_least",
+                "value": 0.22,
+                "deadline": 2008,
+            }
+        ],
+    )
+    data["name"] = "Beta vacancy test"
+    data["simulation"] = {"replications": 1000, "seed": 22}
+    return data
+
+
+SCENARIOS = {"alpha": _alpha(), "beta": _beta()}
+
+
+@pytest.fixture
+def scenario_dir(tmp_path, monkeypatch) -> Path:
+    for stem, data in SCENARIOS.items():
+        (tmp_path / f"{stem}.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    monkeypatch.setenv(C.SCENARIO_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+
+
+def metrics(at: AppTest, label: str) -> list[str]:
+    """Values of the metrics whose label starts with ``label``, in page order."""
+    return [m.value for m in at.metric if m.label.startswith(label)]
+
+
+def api_cards(
+    stem: str, reps: int, seed: int, *, share: float | None = None, odds: float | None = None
+) -> list[dict[str, Any]]:
+    """The cards the app should show, computed through the simulator API directly."""
+    scenario = C.apply_what_if(
+        parse_scenario(SCENARIOS[stem]), women_share=share, vacancy_odds=odds
+    )
+    _, _, summary = run_and_summarize(scenario, "stochastic", reps, seed)
+    return C.target_cards_data(summary)
+
+
+def assert_shows(at: AppTest, cards: list[dict[str, Any]]) -> None:
+    """The page's metrics are exactly the cards' texts, target by target."""
+    assert metrics(at, "Probability met") == [c["probability"] for c in cards]
+    assert metrics(at, "Median share at") == [c["median"] for c in cards]
+    assert metrics(at, "Expected-engine share") == [c["expected"] for c in cards]
+    assert metrics(at, "First year met") == [c["first_year"] for c in cards]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipped scenarios
+# ---------------------------------------------------------------------------------------------
+def test_app_runs_on_every_shipped_scenario():
+    files = C.list_scenario_files(SHIPPED)
+    assert files, "no shipped scenarios in scenarios/*.toml"
+    at = new_app().run()
+    assert not at.exception
+    for stem, path in files.items():
+        at.selectbox(key="scenario").set_value(stem).run()
+        assert not at.exception, (stem, [e.value for e in at.exception])
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError:  # an invalid shipped file must be shown as an error, not crash
+            assert at.error, stem
+            continue
+        assert not at.error, (stem, [e.value for e in at.error])
+        assert len(metrics(at, "Probability met")) == len(scenario.targets), stem
+        assert at.title[0].value.replace("\\", "") == scenario.name.replace("\\", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Explore page on test scenarios
+# ---------------------------------------------------------------------------------------------
+def test_explore_shows_one_card_per_target_with_the_api_numbers(scenario_dir):
+    at = new_app().run()
+    assert_clean(at)
+    assert at.selectbox(key="scenario").value == "alpha"
+    assert at.number_input(key="reps").value == C.REPS_DEFAULT
+    assert at.number_input(key="seed").value == 11  # the scenario's own seed
+    assert len(metrics(at, "Probability met")) == 2
+    assert_shows(at, api_cards("alpha", C.REPS_DEFAULT, 11))
+    assert dict(at.query_params) == {"scenario": "alpha", "reps": "500", "seed": "11"}
+
+
+def test_reproduce_hint_gives_the_same_numbers_on_the_command_line(scenario_dir, capsys):
+    at = new_app().run()
+    (hint,) = [c.value for c in at.caption if "reproduce with" in c.value]
+    match = re.search(r"`parity run (\S+) --reps (\d+) --seed (\d+)`", hint)
+    assert match is not None, hint
+    path, reps, seed = match.groups()
+    assert Path(path) == (scenario_dir / "alpha.toml").resolve()
+    assert cli.main(["run", path, "--reps", reps, "--seed", seed, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert_shows(at, C.target_cards_data(summary))
+    assert summary["scenario_sha256"][:12] in hint
+
+
+def test_replications_and_seed_rerun_the_simulation(scenario_dir):
+    at = new_app().run()
+    before = api_cards("alpha", 500, 11)
+    at.number_input(key="reps").set_value(200).run()
+    assert_clean(at)
+    after_reps = api_cards("alpha", 200, 11)
+    assert_shows(at, after_reps)
+    # The Monte Carlo interval of the probability depends on the number of runs.
+    ci_texts = [c.value for c in at.caption if c.value.startswith("95 % CI")]
+    assert ci_texts == [c["probability_ci"] for c in after_reps]
+    assert ci_texts != [c["probability_ci"] for c in before]
+
+    at.number_input(key="seed").set_value(12345).run()
+    assert_clean(at)
+    after_seed = api_cards("alpha", 200, 12345)
+    assert_shows(at, after_seed)
+    # Another seed gives other draws, so the displayed cards must differ from the last ones
+    # (this is what makes the equality with the API above a test of the seed's plumbing).
+    assert after_seed != after_reps
+    assert at.query_params["seed"] == "12345"
+    assert at.query_params["reps"] == "200"
+
+
+def test_womens_intake_share_lever_changes_the_probability(scenario_dir):
+    at = new_app().run()
+    base = metrics(at, "Probability met")
+    at.toggle(key="whatif_share_on").set_value(True).run()
+    assert_clean(at)
+    assert at.slider(key="women_intake").value == 30  # the scenario's own share
+    assert metrics(at, "Probability met") == base  # same share: same results
+    at.slider(key="women_intake").set_value(60).run()
+    assert_clean(at)
+    cards = api_cards("alpha", 500, 11, share=0.6)
+    assert_shows(at, cards)
+    assert cards[0]["probability"] != base[0]
+    # 53 % expected against a 35 % target: every run meets it (sd of the share ≈ 2 pp).
+    assert cards[0]["probability"] == "100.0 %"
+    assert at.query_params["women_intake"] == "60"
+    assert any("60 % of the intake" in i.value for i in at.info)
+    # A what-if run is not the file's run: no command-line hint.
+    assert not [c for c in at.caption if "reproduce with" in c.value]
+    at.toggle(key="whatif_share_on").set_value(False).run()
+    assert metrics(at, "Probability met") == base
+    assert "women_intake" not in at.query_params
+
+
+def test_vacancy_odds_lever_changes_the_top_grade(scenario_dir):
+    at = new_app()
+    at.query_params["scenario"] = "beta"
+    at.run()
+    assert_clean(at)
+    base = api_cards("beta", 500, 22)
+    assert_shows(at, base)
+    at.toggle(key="whatif_odds_on").set_value(True).run()
+    at.number_input(key="women_odds").set_value(3.0).run()
+    assert_clean(at)
+    cards = api_cards("beta", 500, 22, odds=3.0)
+    assert_shows(at, cards)
+    assert cards[0]["median"] != base[0]["median"]
+    assert at.query_params["women_odds"] == "3"
+
+
+def test_one_grade_scenario_has_no_odds_lever(scenario_dir):
+    at = new_app().run()
+    assert [t.key for t in at.toggle] == ["whatif_share_on"]
+
+
+# ---------------------------------------------------------------------------------------------
+# URL parameters
+# ---------------------------------------------------------------------------------------------
+def test_query_params_prefill_the_widgets(scenario_dir):
+    at = new_app()
+    at.query_params.update(
+        {"scenario": "beta", "reps": "300", "seed": "7", "women_intake": "45", "women_odds": "1.5"}
+    )
+    at.run()
+    assert_clean(at)
+    assert not at.warning
+    assert at.selectbox(key="scenario").value == "beta"
+    assert at.number_input(key="reps").value == 300
+    assert at.number_input(key="seed").value == 7
+    assert at.toggle(key="whatif_share_on").value is True
+    assert at.slider(key="women_intake").value == 45
+    assert at.toggle(key="whatif_odds_on").value is True
+    assert at.number_input(key="women_odds").value == 1.5
+    assert_shows(at, api_cards("beta", 300, 7, share=0.45, odds=1.5))
+
+
+def test_bad_query_params_warn_and_fall_back_to_defaults(scenario_dir):
+    at = new_app()
+    at.query_params.update(
+        {"scenario": "nope", "reps": "abc", "seed": "-1", "women_intake": "150", "women_odds": "x"}
+    )
+    at.run()
+    assert not at.exception
+    assert not at.error
+    texts = [w.value for w in at.warning]
+    assert len(texts) == 5
+    for key in ("scenario", "reps", "seed", "women_intake", "women_odds"):
+        assert any(f"{key}=" in t for t in texts), key
+    assert at.selectbox(key="scenario").value == "alpha"
+    assert at.number_input(key="reps").value == C.REPS_DEFAULT
+    assert at.number_input(key="seed").value == 11
+    assert at.toggle(key="whatif_share_on").value is False
+    assert_shows(at, api_cards("alpha", C.REPS_DEFAULT, 11))
+    # The URL is rewritten with valid values.
+    assert dict(at.query_params) == {"scenario": "alpha", "reps": "500", "seed": "11"}
+    # The warnings are shown once, not on every rerun.
+    at.number_input(key="reps").set_value(200).run()
+    assert not at.warning
+
+
+def test_scenario_change_resets_seed_and_levers(scenario_dir):
+    at = new_app().run()
+    at.number_input(key="seed").set_value(99).run()
+    at.toggle(key="whatif_share_on").set_value(True).run()
+    at.selectbox(key="scenario").set_value("beta").run()
+    assert_clean(at)
+    assert at.number_input(key="seed").value == 22
+    assert at.toggle(key="whatif_share_on").value is False
+    assert at.number_input(key="reps").value == C.REPS_DEFAULT
+    assert dict(at.query_params) == {"scenario": "beta", "reps": "500", "seed": "22"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors and empty folders
+# ---------------------------------------------------------------------------------------------
+def test_invalid_scenario_file_lists_its_problems(scenario_dir):
+    bad = _alpha()
+    bad["attrition"][0]["women"] = 1.5
+    del bad["recruitment"]["assumption"]
+    (scenario_dir / "broken.toml").write_text(tomli_w.dumps(bad), encoding="utf-8")
+    at = new_app().run()
+    assert at.selectbox(key="scenario").value == "alpha"  # the first valid file by default
+    at.selectbox(key="scenario").set_value("broken").run()
+    assert not at.exception
+    (error,) = at.error
+    text = error.value.replace("\\", "")  # the page escapes Markdown in file content
+    assert "broken.toml is not a valid scenario" in text
+    assert "attrition[0].women" in text
+    assert "recruitment: needs a source" in text
+    assert not at.metric
+
+
+def test_unreadable_toml_is_an_error_not_a_traceback(scenario_dir):
+    (scenario_dir / "aaa.toml").write_text("name = [unclosed", encoding="utf-8")
+    at = new_app()
+    at.query_params["scenario"] = "aaa"
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert "not valid TOML" in error.value
+
+
+def test_empty_scenario_folder_gives_a_friendly_message(tmp_path, monkeypatch):
+    monkeypatch.setenv(C.SCENARIO_DIR_ENV, str(tmp_path))
+    at = new_app().run()
+    assert not at.exception
+    assert not at.error
+    assert any("No scenario files found" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------------------------------------
+# About page
+# ---------------------------------------------------------------------------------------------
+def test_about_page_renders_and_settings_survive_the_round_trip(scenario_dir):
+    at = new_app().run()
+    at.number_input(key="seed").set_value(4242).run()
+    at.switch_page("app_pages/about.py").run()
+    assert not at.exception
+    assert at.title[0].value == "About the model"
+    text = " ".join(m.value for m in at.markdown)
+    assert "expected engine" in text
+    assert "stochastic engine" in text
+    at.switch_page("app_pages/explore.py").run()
+    assert_clean(at)
+    assert at.number_input(key="seed").value == 4242
+    assert_shows(at, api_cards("alpha", 500, 4242))
+    assert at.query_params["seed"] == "4242"

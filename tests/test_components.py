@@ -1,0 +1,581 @@
+"""Unit tests of the app's pure helpers (app/components.py), without Streamlit.
+
+Verified:
+
+* the fan chart's Vega-Lite spec: a 90 % band (p05-p95) and a 50 % band (p25-p75) as areas,
+  the median and the dashed expected-engine line, target rules and deadline marks when the
+  population has targets (and no "target" legend entry when it has none), every year axis an
+  integer format (``2025``, never ``2,025``), the share axis in percent (one decimal when the
+  range is narrow), and the data rows passed through unchanged;
+* the headcount chart: stacked areas by grade (entry grade first in the legend, at the bottom
+  of the stack), one panel per sex (women first), integer year axis;
+* the target cards' display strings for at-least, at-most and band targets, never-met targets
+  and missing values;
+* URL parameter validation: good values parsed, every bad value reported and dropped;
+* what-if overrides: a new validated scenario, the original untouched, odds changed only on
+  vacancy steps, invalid values rejected as ScenarioError;
+* run tables: quantiles ordered, the expected column equal to the expected engine, mean
+  headcounts equal to the replication mean of the raw stocks;
+* scenario discovery, canonical JSON round trip, population order, provenance rows and
+  Markdown escaping.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app import components as C
+from simulator import ScenarioError, parse_scenario, run
+from simulator.scenario import scenario_fingerprint
+from tests.factories import ladder
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+def _fan_frame(years=range(2024, 2031), lo=0.10, hi=0.30) -> pd.DataFrame:
+    ys = list(years)
+    n = len(ys)
+    base = np.linspace(lo, hi, n)
+    return pd.DataFrame(
+        {
+            "population": "g1",
+            "year": ys,
+            "p05": base - 0.02,
+            "p25": base - 0.01,
+            "p50": base,
+            "p75": base + 0.01,
+            "p95": base + 0.02,
+            "mean": base,
+            "expected": base + 0.001,
+        }
+    )
+
+
+TARGET = {
+    "id": "t1",
+    "label": "At least 20 % women in g1 by 2030",
+    "population": "g1",
+    "comparator": "at_least",
+    "value": 0.2,
+    "deadline": 2030,
+}
+
+
+def _layers(spec: dict) -> list[dict]:
+    return spec["layer"]
+
+
+def _by_mark(spec: dict, mark: str) -> list[dict]:
+    return [
+        layer
+        for layer in _layers(spec)
+        if (layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]) == mark
+    ]
+
+
+def _rows(spec: dict, layer: dict) -> list[dict]:
+    """Data rows of a layer (Altair hoists data shared by every layer to the top level)."""
+    data = layer.get("data", spec.get("data"))
+    return spec["datasets"][data["name"]]
+
+
+def _series_name(layer: dict) -> str:
+    (calc,) = [t for t in layer["transform"] if t.get("as") == "series"]
+    return json.loads(calc["calculate"])
+
+
+def _two_grade_vacancy() -> dict:
+    return ladder(
+        2,
+        start_year=2000,
+        end_year=2010,
+        establishment=[None, 500],
+        promotion=[{"mode": "vacancy", "min_years_in_grade": 1}],
+        targets=[
+            {
+                "id": "top",
+                "population": "g1",
+                "comparator": "at_least",
+                "value": 0.25,
+                "deadline": 2008,
+            },
+            {
+                "id": "entry",
+                "population": "g0",
+                "comparator": "at_most",
+                "value": 0.5,
+                "deadline": 2005,
+            },
+        ],
+        groups={"all_grades": ["g0", "g1"]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fan chart
+# ---------------------------------------------------------------------------------------------
+def test_fan_chart_has_two_bands_median_expected_and_target():
+    spec = C.fan_chart(_fan_frame(), targets=[TARGET], title="Women in g1").to_dict()
+    areas = _by_mark(spec, "area")
+    assert {
+        _series_name(a): (a["encoding"]["y"]["field"], a["encoding"]["y2"]["field"]) for a in areas
+    } == {"90 % of runs": ("p05", "p95"), "50 % of runs": ("p25", "p75")}
+    lines = {_series_name(layer): layer for layer in _by_mark(spec, "line")}
+    assert lines["median (Monte Carlo)"]["encoding"]["y"]["field"] == "p50"
+    assert lines["expected engine"]["encoding"]["y"]["field"] == "expected"
+    assert lines["expected engine"]["mark"]["strokeDash"]  # dashed
+    assert "strokeDash" not in lines["median (Monte Carlo)"]["mark"]
+    (rule,) = _by_mark(spec, "rule")
+    (diamond,) = [p for p in _by_mark(spec, "point") if p["mark"].get("shape") == "diamond"]
+    rule_rows = _rows(spec, rule)
+    assert rule_rows == [{"level": 0.2, "deadline": 2030, "target": TARGET["label"]}]
+    assert diamond["encoding"]["x"]["field"] == "deadline"
+    assert spec["title"] == "Women in g1"
+    # One shared colour scale: all five series in the legend, in order.
+    domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
+    assert domains == {C.FAN_SERIES}
+
+
+def test_fan_chart_without_targets_has_no_target_layer_or_legend_entry():
+    spec = C.fan_chart(_fan_frame()).to_dict()
+    assert _by_mark(spec, "rule") == []
+    domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
+    assert domains == {C.FAN_SERIES[:-1]}
+
+
+def test_fan_chart_band_target_draws_both_levels():
+    band = {**TARGET, "comparator": "between", "value": [0.4, 0.6]}
+    spec = C.fan_chart(_fan_frame(lo=0.3, hi=0.5), targets=[band]).to_dict()
+    (rule,) = _by_mark(spec, "rule")
+    levels = [row["level"] for row in _rows(spec, rule)]
+    assert levels == [0.4, 0.6]
+
+
+def test_fan_chart_year_axes_are_plain_integers():
+    """Every x encoding of a year is quantitative with format 'd' (so 2025, not 2,025)."""
+    frame = _fan_frame()
+    spec = C.fan_chart(frame, targets=[TARGET]).to_dict()
+    year_layers = [
+        layer for layer in _layers(spec) if layer["encoding"].get("x", {}).get("field") == "year"
+    ]
+    assert len(year_layers) == 5  # two bands, two lines, the median points
+    for layer in year_layers:
+        x = layer["encoding"]["x"]
+        if x["field"] == "year":
+            assert x["type"] == "quantitative"
+            assert x["axis"]["format"] == "d"
+            assert x["axis"]["labelFlush"] is False
+            assert x["scale"]["domain"] == [2024, 2030]
+    tooltips = [t for layer in _layers(spec) for t in layer["encoding"].get("tooltip", [])]
+    year_tips = [t for t in tooltips if t["field"] in ("year", "deadline")]
+    assert year_tips
+    assert all(t["format"] == "d" for t in year_tips)
+
+
+def test_fan_chart_passes_data_rows_through():
+    frame = _fan_frame()
+    spec = C.fan_chart(frame).to_dict()
+    (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
+    rows = _rows(spec, band90)
+    assert [r["year"] for r in rows] == list(range(2024, 2031))
+    assert [r["p50"] for r in rows] == pytest.approx(frame["p50"].tolist())
+    assert [r["expected"] for r in rows] == pytest.approx(frame["expected"].tolist())
+
+
+@pytest.mark.parametrize(("lo", "hi", "fmt"), [(0.10, 0.30, ".0%"), (0.10, 0.105, ".1%")])
+def test_fan_chart_share_axis_is_percent(lo, hi, fmt):
+    spec = C.fan_chart(_fan_frame(lo=lo, hi=hi)).to_dict()
+    (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
+    assert band90["encoding"]["y"]["axis"]["format"] == fmt
+    assert band90["encoding"]["y"]["scale"]["zero"] is False
+
+
+def test_fan_chart_tolerates_missing_start_year_share():
+    """The intake has no share in the start year (NaN): it becomes null, not a crash."""
+    frame = _fan_frame()
+    frame.loc[0, ["p05", "p25", "p50", "p75", "p95", "expected"]] = np.nan
+    spec = C.fan_chart(frame).to_dict()
+    (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
+    assert _rows(spec, band90)[0]["p50"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Headcount chart and table
+# ---------------------------------------------------------------------------------------------
+def _stocks() -> pd.DataFrame:
+    rows = []
+    for year in (2024, 2025):
+        for gi, grade in enumerate(["entry", "middle", "top"]):
+            for sex, n in (("women", 10.0 * (gi + 1)), ("men", 30.0 * (gi + 1) + year - 2024)):
+                rows.append(
+                    {"year": year, "grade": grade, "grade_index": gi, "sex": sex, "headcount": n}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_headcount_chart_stacks_grades_per_sex_panel():
+    spec = C.headcount_chart(_stocks(), grade_order=["entry", "middle", "top"]).to_dict()
+    assert spec["facet"]["column"]["field"] == "sex"
+    assert spec["facet"]["column"]["sort"] == ["Women", "Men"]
+    inner = spec["spec"]
+    assert inner["mark"]["type"] == "area"
+    enc = inner["encoding"]
+    assert enc["y"]["field"] == "headcount"
+    assert enc["y"]["stack"] == "zero"
+    assert enc["color"]["field"] == "grade"
+    assert enc["color"]["sort"] == ["entry", "middle", "top"]
+    assert enc["order"] == {"field": "grade_index", "sort": "ascending", "type": "quantitative"}
+    assert enc["x"]["field"] == "year"
+    assert enc["x"]["axis"]["format"] == "d"
+    assert spec["resolve"]["scale"]["y"] == "independent"
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert {r["sex"] for r in rows} == {"Women", "Men"}
+    assert len(rows) == 12
+
+
+def test_headcount_table_shares_and_order():
+    table = C.headcount_table(_stocks())
+    assert list(table.columns) == ["year", "grade", "women", "men", "total", "women_share"]
+    assert table["grade"].tolist() == ["entry", "middle", "top"] * 2
+    assert table["total"].tolist() == pytest.approx((table["women"] + table["men"]).tolist())
+    assert table["women_share"].tolist() == pytest.approx(
+        (table["women"] / table["total"]).tolist()
+    )
+    assert table.loc[0, "women_share"] == pytest.approx(10 / 40)
+
+
+# ---------------------------------------------------------------------------------------------
+# Target cards
+# ---------------------------------------------------------------------------------------------
+def _target_summary(**over) -> dict:
+    t = {
+        "id": "leaders",
+        "label": "At least 20 % women among leaders by 2030",
+        "population": "leaders",
+        "comparator": "at_least",
+        "value": 0.2,
+        "deadline": 2030,
+        "sustained": False,
+        "expected_share": 0.1418,
+        "probability": 0.375,
+        "probability_ci": [0.3331, 0.4189],
+        "quantiles": {"5": 0.1242, "25": 0.13, "50": 0.1407, "75": 0.15, "95": 0.156},
+        "first_year_met": {"5": 2027, "25": 2029, "50": 2031, "75": None, "95": None},
+        "never_met": 0.4,
+    }
+    t.update(over)
+    return t
+
+
+def test_target_cards_at_least():
+    (card,) = C.target_cards_data({"end_year": 2035, "targets": [_target_summary()]})
+    assert card["label"] == "At least 20 % women among leaders by 2030"
+    assert card["condition"] == "≥ 20 % by 2030"
+    assert card["probability"] == "37.5 %"
+    assert card["probability_ci"] == "95 % CI 33.3–41.9 %"
+    assert card["median"] == "14.1 %"
+    assert card["band"] == "5–95 %: 12.4–15.6 %"
+    assert card["median_delta"] == "-5.9 pp vs target"
+    assert card["delta_color"] == "normal"
+    assert card["expected"] == "14.2 %"
+    assert card["first_year"] == "2031"
+    assert card["never"] == "40 % of runs never meet it by 2035"
+
+
+def test_target_cards_at_most_band_and_never_met():
+    summary = {
+        "end_year": 2035,
+        "targets": [
+            _target_summary(id="a", comparator="at_most", value=0.1, sustained=True),
+            _target_summary(id="b", comparator="between", value=[0.4, 0.6], label=None),
+            _target_summary(
+                id="c",
+                first_year_met=None,
+                probability=0.0,
+                probability_ci=[4e-19, 0.0076],
+                never_met=1.0,
+            ),
+            _target_summary(
+                id="d", first_year_met={"5": 2030, "25": None, "50": None, "75": None, "95": None}
+            ),
+        ],
+    }
+    a, b, c, d = C.target_cards_data(summary)
+    assert a["condition"] == "≤ 10 % by 2030 (sustained)"
+    assert a["median_delta"] == "+4.1 pp vs target"
+    assert a["delta_color"] == "inverse"
+    assert b["condition"] == "40–60 % by 2030"
+    assert b["median_delta"] is None
+    assert b["label"] == "b"
+    assert c["probability"] == "0.0 %"
+    assert c["probability_ci"] == "95 % CI 0.0–0.8 %"
+    assert c["first_year"] == "not by 2035"
+    assert c["never"] == "100 % of runs never meet it by 2035"
+    assert d["first_year"] == "not by 2035"
+
+
+def test_target_cards_without_stochastic_values():
+    t = _target_summary(
+        probability=None,
+        probability_ci=None,
+        quantiles=None,
+        first_year_met=None,
+        never_met=None,
+        expected_share=None,
+    )
+    (card,) = C.target_cards_data({"end_year": 2035, "targets": [t]})
+    assert card["probability"] == "–"
+    assert card["probability_ci"] == "–"
+    assert card["median"] == "–"
+    assert card["band"] == "–"
+    assert card["median_delta"] is None
+    assert card["expected"] == "–"
+    assert card["never"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [
+        (0.2, 1, "20.0 %"),
+        (0.12345, 1, "12.3 %"),
+        (-1e-9, 1, "0.0 %"),
+        (None, 1, "–"),
+        (float("nan"), 0, "–"),
+        (1.0, 0, "100 %"),
+    ],
+)
+def test_fmt_pct(value, digits, text):
+    assert C.fmt_pct(value, digits) == text
+
+
+# ---------------------------------------------------------------------------------------------
+# URL parameters
+# ---------------------------------------------------------------------------------------------
+IDS = ["dk_defence", "dk_police"]
+
+
+def test_query_params_good_values():
+    qs = C.parse_query_params(
+        {
+            "scenario": "dk_police",
+            "reps": "300",
+            "seed": "7",
+            "women_intake": "45",
+            "women_odds": "1.5",
+            "utm_source": "mail",
+        },
+        IDS,
+    )
+    assert (qs.scenario, qs.reps, qs.seed, qs.women_intake, qs.women_odds) == (
+        "dk_police",
+        300,
+        7,
+        45,
+        1.5,
+    )
+    assert qs.warnings == []
+
+
+def test_query_params_absent_gives_none_and_no_warning():
+    qs = C.parse_query_params({}, IDS)
+    assert (qs.scenario, qs.reps, qs.seed, qs.women_intake, qs.women_odds) == (None,) * 5
+    assert qs.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("scenario", "nope"),
+        ("scenario", "../etc/passwd"),
+        ("reps", "abc"),
+        ("reps", "99"),
+        ("reps", "2001"),
+        ("reps", "5e2"),
+        ("reps", "-100"),
+        ("seed", "-1"),
+        ("seed", "1.5"),
+        ("seed", str(2**53)),
+        ("women_intake", "101"),
+        ("women_intake", "0.4"),
+        ("women_odds", "0"),
+        ("women_odds", "nan"),
+        ("women_odds", "inf"),
+        ("women_odds", "11"),
+    ],
+)
+def test_query_params_bad_value_warns_and_is_dropped(key, raw):
+    qs = C.parse_query_params({key: raw}, IDS)
+    assert getattr(qs, key) is None
+    (warning,) = qs.warnings
+    assert f"{key}={raw!r}" in warning
+
+
+def test_query_params_edge_values_and_lists():
+    qs = C.parse_query_params(
+        {"reps": [" 100 "], "seed": ["1", str(2**53 - 1)], "women_intake": "0", "women_odds": "10"},
+        IDS,
+    )
+    assert (qs.reps, qs.seed, qs.women_intake, qs.women_odds) == (100, 2**53 - 1, 0, 10.0)
+    assert qs.warnings == []
+
+
+# ---------------------------------------------------------------------------------------------
+# What-if overrides
+# ---------------------------------------------------------------------------------------------
+def test_apply_what_if_returns_new_validated_scenario_and_keeps_original():
+    scenario = parse_scenario(_two_grade_vacancy())
+    before = scenario_fingerprint(scenario)
+    changed = C.apply_what_if(scenario, women_share=0.45, vacancy_odds=2.5)
+    assert scenario_fingerprint(scenario) == before
+    assert changed is not scenario
+    assert scenario.recruitment.women_share.at(2001) == pytest.approx(0.3)
+    assert changed.recruitment.women_share.kind == "constant"
+    assert changed.recruitment.women_share.at(2001) == pytest.approx(0.45)
+    assert [p.women_odds for p in changed.promotions] == [2.5]
+    assert scenario.promotions[0].women_odds == 1.0
+    # Only the two levers changed: setting them back to the original values gives back a
+    # scenario identical to the original (the ladder's intake share is a constant 30 %).
+    restored = C.apply_what_if(changed, women_share=0.3, vacancy_odds=1.0)
+    assert scenario_fingerprint(restored) == before
+
+
+def test_apply_what_if_changes_odds_only_on_vacancy_steps():
+    data = ladder(
+        3,
+        establishment=[None, None, 200],
+        promotion=[
+            {"mode": "rate", "probability": {"women": 0.1, "men": 0.1}},
+            {"mode": "vacancy"},
+        ],
+    )
+    scenario = parse_scenario(data)
+    assert C.vacancy_steps(scenario) == ["g2"]
+    changed = C.apply_what_if(scenario, vacancy_odds=3.0)
+    assert [(p.to, p.women_odds) for p in changed.promotions] == [("g1", 1.0), ("g2", 3.0)]
+
+
+def test_apply_what_if_without_levers_is_identity():
+    scenario = parse_scenario(ladder(2))
+    assert C.apply_what_if(scenario) is scenario
+
+
+def test_apply_what_if_rejects_invalid_values():
+    scenario = parse_scenario(ladder(2))
+    with pytest.raises(ScenarioError) as info:
+        C.apply_what_if(scenario, women_share=1.5)
+    assert [i.path for i in info.value.issues] == ["recruitment.women_share"]
+
+
+def test_describe_share_series_forms():
+    constant = parse_scenario(ladder(1)).recruitment.women_share
+    steps = parse_scenario(
+        ladder(
+            1,
+            recruitment={"mode": "fixed", "intake": 10, "women_share": {"2001": 0.3, "2010": 0.4}},
+        )
+    ).recruitment.women_share
+    ramp = parse_scenario(
+        ladder(
+            1,
+            recruitment={
+                "mode": "fixed",
+                "intake": 10,
+                "women_share": {"from_year": 2005, "to_year": 2010, "start": 0.25, "end": 0.4},
+            },
+        )
+    ).recruitment.women_share
+    assert C.describe_share_series(constant) == "30.0 %"
+    assert C.describe_share_series(steps) == "30.0 % from 2001, 40.0 % from 2010"
+    assert C.describe_share_series(ramp) == ("25.0 % until 2005, rising linearly to 40.0 % in 2010")
+
+
+# ---------------------------------------------------------------------------------------------
+# Run tables
+# ---------------------------------------------------------------------------------------------
+def test_run_tables_match_the_engines():
+    scenario = parse_scenario(_two_grade_vacancy())
+    expected = run(scenario, engine="expected")
+    stochastic = run(scenario, engine="stochastic", replications=60, seed=5)
+    tables = C.run_tables(expected, stochastic)
+    shares, stocks = tables["shares"], tables["stocks"]
+    assert set(shares["population"]) == {"g0", "g1", "all_grades", "workforce", "intake"}
+    q = shares[["p05", "p25", "p50", "p75", "p95"]].dropna().to_numpy()
+    assert (np.diff(q, axis=1) >= -1e-12).all()
+    for pop in ("g1", "workforce"):
+        rows = C.fan_data(shares, pop)
+        assert rows["year"].tolist() == list(range(2000, 2011))
+        assert rows["expected"].to_numpy() == pytest.approx(expected.share(pop)[0])
+        assert rows["p50"].to_numpy() == pytest.approx(
+            np.quantile(stochastic.share(pop), 0.5, axis=0)
+        )
+    mean = stochastic.raw.stock.mean(axis=0)
+    g1_women = stocks[(stocks.grade == "g1") & (stocks.sex == "women")].sort_values("year")
+    assert g1_women["headcount"].to_numpy() == pytest.approx(mean[:, 1, 0])
+    assert len(stocks) == 11 * 2 * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario files, JSON, populations, provenance, escaping
+# ---------------------------------------------------------------------------------------------
+def test_list_scenario_files(tmp_path):
+    for name in ("b.toml", "a.toml", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "dir.toml").mkdir()
+    assert list(C.list_scenario_files(tmp_path)) == ["a", "b"]
+    assert C.list_scenario_files(tmp_path / "missing") == {}
+
+
+def test_scenario_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(C.SCENARIO_DIR_ENV, str(tmp_path))
+    assert C.scenario_dir() == tmp_path
+    monkeypatch.delenv(C.SCENARIO_DIR_ENV)
+    assert C.scenario_dir() == C.REPO_ROOT / "scenarios"
+
+
+def test_scenario_json_round_trip():
+    scenario = parse_scenario(_two_grade_vacancy())
+    text = C.scenario_json(scenario)
+    assert json.loads(text)["name"] == "test ladder"
+    assert scenario_fingerprint(C.scenario_from_json(text)) == scenario_fingerprint(scenario)
+    assert C.scenario_json(C.scenario_from_json(text)) == text
+
+
+def test_population_options_targets_first_without_duplicates():
+    scenario = parse_scenario(_two_grade_vacancy())
+    assert C.population_options(scenario) == ["g1", "g0", "workforce", "all_grades", "intake"]
+    assert C.population_label(scenario, "all_grades") == "all_grades (group: g0, g1)"
+    assert C.population_label(scenario, "g0") == "g0"
+
+
+def test_provenance_rows_cover_every_block():
+    scenario = parse_scenario(_two_grade_vacancy())
+    blocks = [r["block"] for r in C.provenance_rows(scenario)]
+    assert blocks == [
+        "Grade g1",
+        "Initial headcount: g0",
+        "Initial headcount: g1",
+        "Attrition: g0",
+        "Attrition: g1",
+        "Promotion into g1 (vacancy)",
+        "Recruitment (fixed)",
+        "Target top",
+        "Target entry",
+    ]
+    assert all(r["assumption"] == "test fixture" for r in C.provenance_rows(scenario))
+
+
+def test_md_escape_neutralises_markdown():
+    raw = "A *b* _c_ $x$ :red[y] [link](http://x) <b>#1</b> `code` 1.5 - 2"
+    escaped = C.md_escape(raw)
+    # Removing the escapes gives the original text back ...
+    assert escaped.replace("\\", "") == raw.replace("\\", "")
+    # ... and every special character is preceded by a backslash.
+    for i, ch in enumerate(escaped):
+        if ch in "*_$:[]()<>#`.-" and (i == 0 or escaped[i - 1] != "\\"):
+            raise AssertionError(f"unescaped {ch!r} at {i} in {escaped!r}")
+    assert C.md_escape("two\nlines") == "two lines"
