@@ -561,6 +561,52 @@ class Target(Sourced):
         return f"women {cond} of {self.population} by {self.deadline}{extra}"
 
 
+MAX_POSTERIOR_DRAWS = 5000
+MAX_POSTERIOR_PARAMETERS = 60
+
+
+class Posterior(Strict):
+    """A sample of parameter sets from a calibration (what ``parity calibrate`` writes).
+
+    Each row of ``draws`` gives one value per entry of ``parameters`` (parameter paths as in
+    sweep files, e.g. ``attrition[grade=officers].women``). The rows are equally weighted
+    draws from the posterior. The scenario's own values are the point estimate; a stochastic
+    run draws one row per replication (``parity run --no-parameter-uncertainty`` keeps the
+    point estimate), so a target's probability carries parameter as well as Monte Carlo
+    uncertainty. Paths and values are checked when the scenario is compiled.
+    """
+
+    method: Text = Field(description="How the sample was obtained (e.g. SIR over a Sobol design).")
+    problem: Text | None = Field(None, description="The calibration problem file it came from.")
+    created_utc: Text | None = None
+    parameters: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=300)]],
+        Field(min_length=1, max_length=MAX_POSTERIOR_PARAMETERS),
+    ]
+    draws: Annotated[
+        list[
+            Annotated[
+                list[Annotated[float, Field(allow_inf_nan=False)]],
+                Field(min_length=1, max_length=MAX_POSTERIOR_PARAMETERS),
+            ]
+        ],
+        Field(min_length=1, max_length=MAX_POSTERIOR_DRAWS),
+    ]
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> Posterior:
+        n = len(self.parameters)
+        if len(set(self.parameters)) != n:
+            raise ValueError("parameters must not repeat a path")
+        for i, row in enumerate(self.draws):
+            if len(row) != n:
+                raise ValueError(
+                    f"draws[{i}] has {len(row)} values; every draw needs one per parameter ({n})"
+                )
+        return self
+
+
 class Simulation(Strict):
     """Defaults for a run (the CLI and app can override them)."""
 
@@ -592,6 +638,9 @@ class Scenario(Strict):
     simulation: Simulation = Simulation()
     agents: AgentOptions | None = Field(
         None, description="Options of the individual-level engine (docs/agents.md)."
+    )
+    posterior: Posterior | None = Field(
+        None, description="Calibrated parameter sets (parameter uncertainty); see Posterior."
     )
 
     @model_validator(mode="after")
