@@ -34,6 +34,7 @@ def run(
     first_replication: int = 0,
     progress: Callable[[int], None] | None = None,
     career_log: bool = False,
+    parameter_uncertainty: bool = True,
 ) -> Result:
     """Run one engine on a scenario.
 
@@ -56,6 +57,11 @@ def run(
         Called with the number of replications finished, after each block.
     career_log
         Agents engine only: also keep the career log (``Result.career_log``).
+    parameter_uncertainty
+        Stochastic engine, scenario with a ``[posterior]`` sample: each replication runs a
+        parameter set drawn from it (``False``: the scenario's own values, the point
+        estimate, for every replication: Monte Carlo noise alone). The expected engine always
+        runs the point estimate.
     """
     c = scenario if isinstance(scenario, Compiled) else compile_scenario(scenario)
     s = c.scenario
@@ -77,12 +83,23 @@ def run(
         from simulator.agents import run_agents
 
         raw, log = run_agents(
-            c, reps, root, first_replication, options=s.agents, career_log=career_log,
+            c,
+            reps,
+            root,
+            first_replication,
+            options=s.agents,
+            career_log=career_log,
             progress=progress,
         )
-        return Result(c, "agents", raw, seed=root, first_replication=first_replication,
-                      career_log=log)
-    raw = run_stochastic_raw(c, reps, root, first_replication, progress)
+        return Result(
+            c, "agents", raw, seed=root, first_replication=first_replication, career_log=log
+        )
+    draws = None
+    if parameter_uncertainty and s.posterior is not None:
+        from simulator.posterior import compile_draws
+
+        draws = compile_draws(s)
+    raw = run_stochastic_raw(c, reps, root, first_replication, progress, draws=draws)
     return Result(c, "stochastic", raw, seed=root, first_replication=first_replication)
 
 
@@ -106,14 +123,32 @@ def summarize(
         "seed": stochastic.seed if stochastic is not None else None,
         "start_year": scenario.start_year,
         "end_year": scenario.end_year,
-        "uncertainty": (
-            "Monte Carlo only (parameters fixed at the scenario's values)"
-            if stochastic is not None
-            else "none (expected-value path)"
-        ),
+        "uncertainty": _uncertainty(scenario, stochastic),
+        "parameter_uncertainty": bool(stochastic is not None and stochastic.raw.draw is not None),
         "elapsed_seconds": elapsed_seconds,
         "targets": evaluate_targets(scenario, expected, stochastic),
     }
+
+
+def _uncertainty(scenario: Scenario, result: Result | None) -> str:
+    """Say which uncertainty a run's probabilities and quantiles carry."""
+    if result is None:
+        return "none (expected-value path)"
+    if result.raw.draw is not None:
+        post = scenario.posterior
+        n = len(post.draws) if post is not None else 0
+        return (
+            f"Monte Carlo and parameter uncertainty (one of {n} posterior parameter sets "
+            f"drawn per replication; {post.method if post else ''})"
+        )
+    if scenario.posterior is not None:
+        why = (
+            "the agents engine runs the point estimate"
+            if result.engine == "agents"
+            else "parameter uncertainty switched off"
+        )
+        return f"Monte Carlo only (parameters fixed at the calibrated point estimate: {why})"
+    return "Monte Carlo only (parameters fixed at the scenario's values)"
 
 
 def run_and_summarize(
@@ -123,13 +158,22 @@ def run_and_summarize(
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
     career_log: bool = False,
+    parameter_uncertainty: bool = True,
 ) -> tuple[Result, Result, dict[str, Any]]:
     """Run the expected engine (always) and the requested engine; return both and the summary."""
     t0 = time.perf_counter()
     c = compile_scenario(scenario)
     expected = run(c, engine="expected")
     stochastic = (
-        run(c, engine, replications, seed, progress=progress, career_log=career_log)
+        run(
+            c,
+            engine,
+            replications,
+            seed,
+            progress=progress,
+            career_log=career_log,
+            parameter_uncertainty=parameter_uncertainty,
+        )
         if engine in RANDOM_ENGINES
         else None
     )

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("csv", "parquet"), default="csv")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     r.add_argument(
+        "--no-parameter-uncertainty",
+        action="store_true",
+        help="calibrated scenarios: run the point estimate only (Monte Carlo noise alone) "
+        "instead of one posterior parameter set per replication",
+    )
+    r.add_argument(
         "--career-log",
         type=Path,
         default=None,
@@ -211,6 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=update,
             career_log=args.career_log is not None,
+            parameter_uncertainty=not args.no_parameter_uncertainty,
         )
     finally:
         close()
@@ -258,6 +265,7 @@ def make_manifest(
         "replications": summary["replications"],
         "seed": summary["seed"],
         "replication_block_size": BLOCK_SIZE,
+        "parameter_uncertainty": summary.get("parameter_uncertainty", False),
         "started_utc": started.isoformat(timespec="seconds"),
         "elapsed_seconds": summary["elapsed_seconds"],
         "python": sys.version.split()[0],
@@ -313,6 +321,7 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
             else ""
         ),
     ]
+    lines.append(f"uncertainty: {summary['uncertainty']}")
     if not summary["targets"]:
         lines.append("(the scenario has no targets)")
         return "\n".join(lines)

@@ -16,15 +16,22 @@ an error naming the block, the year and the policy that caused it — values are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.errors import Issue, ScenarioError
 from simulator.scenario import SEXES, Scenario, Series
 
+if TYPE_CHECKING:
+    from simulator.pipeline import ConscriptionArrays, DeploymentArrays
+
 WOMEN, MEN = 0, 1
 MODE_NONE, MODE_RATE, MODE_VACANCY = 0, 1, 2
 RECRUIT_FIXED, RECRUIT_REPLACE, RECRUIT_GROWTH = 0, 1, 2
+#: Recruitment mode ``conscription``: no intake of its own; the funnel's contract signers
+#: (``Compiled.conscription``, :mod:`simulator.pipeline`) are the entry grade's recruits.
+RECRUIT_CONSCRIPTION = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +60,11 @@ class Compiled:
         ``[Y]`` recruitment parameters.
     initial
         ``[G, 2, K+1]`` integer initial headcount (end of start year).
+    K_grade
+        ``[G]`` the open-ended bucket of each grade (≤ K): the grade's rates do not depend on
+        k from there on, so its persons with k ≥ ``K_grade[g]`` share one bucket. Keeping a
+        grade's state no finer than it needs makes its random draws independent of other
+        grades' tenure profiles (common random numbers).
     """
 
     scenario: Scenario
@@ -76,6 +88,11 @@ class Compiled:
     growth_rate: np.ndarray
     initial: np.ndarray
     populations: dict[str, np.ndarray] = field(default_factory=dict)
+    K_grade: np.ndarray | None = None
+    #: The conscription funnel's arrays (``[conscription]``), see :mod:`simulator.pipeline`.
+    conscription: ConscriptionArrays | None = None
+    #: One entry per ``[[deployments]]`` pool, see :mod:`simulator.pipeline`.
+    deployments: tuple[DeploymentArrays, ...] = ()
 
     @property
     def start_year(self) -> int:
@@ -119,8 +136,10 @@ def _weights(from_year: int, to_year: int | None, years: np.ndarray) -> np.ndarr
 def tenure_buckets(s: Scenario) -> int:
     """Return K, the open-ended top bucket of completed years in grade.
 
-    K is at least 1, at least every minimum time in grade, and long enough that every
-    tenure-dependent attrition profile and explicit initial spread is represented.
+    K is at least 1, at least every minimum time in grade (promotion steps and deployment
+    pools), and long enough that every tenure-dependent attrition profile and explicit initial
+    spread is represented; a ``years_in_grade`` selector of an attrition policy makes each
+    listed year an exact (not open-ended) bucket.
     """
     k = 1
     for p in s.promotions:
@@ -129,12 +148,54 @@ def tenure_buckets(s: Scenario) -> int:
         for v in (a.women, a.men):
             if isinstance(v, list):
                 k = max(k, len(v) - 1)
+    for d in s.deployments:  # deployment pools' minimum years in grade, as for promotions
+        k = max(k, d.min_years_in_grade)
+    for pol in s.policies:  # a years-in-grade selector needs its buckets exact (not open-ended)
+        if pol.years_in_grade:
+            k = max(k, max(pol.years_in_grade) + 1)
     for i in s.initial:
         for sex in SEXES:
             spread = i.spread(sex)
             if isinstance(spread, list):
                 k = max(k, len(spread) - 1)
     return k
+
+
+def grade_buckets(
+    s: Scenario,
+    attrition: np.ndarray,
+    promote_out: np.ndarray,
+    min_years_out: np.ndarray,
+    K: int,
+) -> np.ndarray:
+    """Return ``K_grade[g]``: from which completed years in grade g's rates stop changing.
+
+    The largest of 1, the minimum years in grade to be promoted out of g, the length minus one
+    of g's attrition profiles and explicit initial spreads, and the last k at which g's
+    compiled annual probabilities (after policies) still differ from their value at K.
+    """
+    out = np.ones(len(s.grades), dtype=np.int64)
+    index = {g.id: i for i, g in enumerate(s.grades)}
+    for g in range(len(s.grades)):
+        out[g] = max(1, int(min_years_out[g]))
+    for a in s.attrition:
+        g = index[a.grade]
+        for v in (a.women, a.men):
+            if isinstance(v, list):
+                out[g] = max(out[g], len(v) - 1)
+    for block in s.initial:
+        g = index[block.grade]
+        for sex in SEXES:
+            spread = block.spread(sex)
+            if isinstance(spread, list):
+                out[g] = max(out[g], len(spread) - 1)
+    rates = np.concatenate([attrition, promote_out], axis=2)  # [Y, G, 4, K+1]
+    differs = (rates != rates[..., K : K + 1]).any(axis=(0, 2))  # [G, K+1]
+    for g in range(len(s.grades)):
+        ks = np.flatnonzero(differs[g])
+        if ks.size:
+            out[g] = max(out[g], int(ks[-1]) + 1)
+    return np.minimum(out, K)
 
 
 def compile_scenario(s: Scenario) -> Compiled:
@@ -188,7 +249,7 @@ def compile_scenario(s: Scenario) -> Compiled:
 
     rec = s.recruitment
     intake = _series(rec.intake, years, default=0.0)
-    women_share = _series(rec.women_share, years)
+    women_share = _series(rec.women_share, years, default=0.0)  # none in mode conscription
     growth_rate = _series(rec.growth_rate, years, default=0.0)
 
     # ---- policies ---------------------------------------------------------------------
@@ -219,6 +280,13 @@ def compile_scenario(s: Scenario) -> Compiled:
         par = pol.parameter
         if par == "attrition":
             for sx in sexes:
+                if pol.years_in_grade is not None:  # only the listed completed years in grade
+                    ks = np.array(sorted(set(pol.years_in_grade)))
+                    sub = attrition[:, gm, sx][..., ks]
+                    attrition[:, np.flatnonzero(gm)[:, None], sx, ks] = apply(
+                        sub, w, pol.set, pol.scale
+                    )
+                    continue
                 attrition[:, gm, sx, :] = apply(attrition[:, gm, sx, :], w, pol.set, pol.scale)
         elif par == "promotion.probability":
             src = np.zeros(G, dtype=bool)
@@ -354,6 +422,11 @@ def compile_scenario(s: Scenario) -> Compiled:
                 block.spread(SEXES[sx]), attrition[0, g, sx], promote_out[0, g, sx], nk
             )
             initial[g, sx] = _largest_remainder(count, shares)
+    k_grade = grade_buckets(s, attrition, promote_out, min_years_out, K)
+    for g in range(G):
+        kg = k_grade[g]
+        initial[g, :, kg] += initial[g, :, kg + 1 :].sum(-1)
+        initial[g, :, kg + 1 :] = 0
 
     populations: dict[str, np.ndarray] = {}
     for g, gid in enumerate(s.grade_ids):
@@ -363,6 +436,9 @@ def compile_scenario(s: Scenario) -> Compiled:
     for name, members in s.groups.items():
         populations[name] = np.isin(np.array(s.grade_ids), members)
     populations["workforce"] = np.array([g.workforce for g in s.grades])
+
+    # Imported here: simulator.pipeline builds on this module.
+    from simulator.pipeline import compile_conscription, compile_deployments
 
     return Compiled(
         scenario=s,
@@ -382,12 +458,15 @@ def compile_scenario(s: Scenario) -> Compiled:
         lateral_women_share=lateral_w,
         leave_vacant=leave_vacant,
         establishment=establishment,
-        recruitment_mode={"fixed": 0, "replace": 1, "growth": 2}[rec.mode],
+        recruitment_mode={"fixed": 0, "replace": 1, "growth": 2, "conscription": 3}[rec.mode],
         intake=intake,
         women_share=women_share,
         growth_rate=growth_rate,
         initial=initial,
         populations=populations,
+        K_grade=k_grade,
+        conscription=compile_conscription(s, years),
+        deployments=compile_deployments(s, populations),
     )
 
 

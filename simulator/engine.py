@@ -79,6 +79,16 @@ def wallenius_mean(
     )
     total = pool_w + pool_m
     with np.errstate(invalid="ignore", divide="ignore"):
+        if np.ndim(odds) > 0:  # one odds per replication: solve each row on its own
+            odds = np.broadcast_to(np.asarray(odds, float), n_draw.shape)
+            return np.array(
+                [
+                    wallenius_mean(n, w, m, float(o))
+                    for n, w, m, o in zip(
+                        n_draw.ravel(), pool_w.ravel(), pool_m.ravel(), odds.ravel(), strict=True
+                    )
+                ]
+            ).reshape(n_draw.shape)
         if odds == 1.0:
             return np.where(total > 0, n_draw * pool_w / np.where(total > 0, total, 1), 0.0)
         if n_draw.size == 1:
@@ -132,9 +142,9 @@ class ExpectedSampler:
         """Mean of Binomial(n, p)."""
         return n * p
 
-    def integerize(self, name: str, x: float, size: int) -> np.ndarray:
+    def integerize(self, name: str, x, size: int) -> np.ndarray:
         """A (possibly fractional) count as it is."""
-        return np.full(size, float(x))
+        return np.broadcast_to(np.asarray(x, float), (size,)).copy()
 
     def count(self, x: np.ndarray) -> np.ndarray:
         """A count of posts (establishment, growth target), rounded as in the stochastic engine.
@@ -152,9 +162,14 @@ class ExpectedSampler:
         """Fractional cap as it is."""
         return x
 
-    def select(self, name: str, n_draw, pool_w, pool_m, odds: float) -> np.ndarray:
-        """Expected women among ``n_draw`` selected (Wallenius mean)."""
-        return wallenius_mean(n_draw, pool_w, pool_m, odds)
+    def select(self, name: str, n_draw, pool_w, pool_m, odds) -> np.ndarray:
+        """Expected women among ``n_draw`` selected (Wallenius mean).
+
+        Clipped to ``[max(0, N - E_m), min(N, E_w)]``, the bounds the exact mean lies in, so
+        float residue never makes the men selected negative.
+        """
+        mean = wallenius_mean(n_draw, pool_w, pool_m, odds)
+        return np.clip(mean, np.maximum(0.0, n_draw - pool_m), np.minimum(n_draw, pool_w))
 
     def split(self, name: str, d: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Spread ``d`` over the buckets in proportion to ``counts``."""
@@ -162,7 +177,9 @@ class ExpectedSampler:
         frac = np.divide(
             counts, total[..., None], out=np.zeros_like(counts), where=total[..., None] > 0
         )
-        return d[..., None] * frac
+        # Taking everyone takes exactly the counts (no float residue left behind).
+        everyone = (np.asarray(d) >= total * (1 - 1e-12))[..., None]
+        return np.where(everyone, counts, d[..., None] * frac)
 
 
 class StochasticSampler:
@@ -183,19 +200,22 @@ class StochasticSampler:
         return g
 
     def transitions(self, n: np.ndarray, probs: np.ndarray, names: list[list[str]]) -> np.ndarray:
-        """One multinomial draw per cell, one stream per (grade, sex)."""
+        """One multinomial draw per cell, one stream per (grade, sex).
+
+        ``probs[b, g, s, k, 3]`` with b = 1 (shared) or one row per replication.
+        """
         B, G, S, nk = n.shape
         out = np.empty((B, G, S, nk, 3), dtype=np.int64)
         for g in range(G):
             for s in range(S):
-                out[:, g, s] = self.gen(names[g][s]).multinomial(n[:, g, s], probs[g, s])
+                out[:, g, s] = self.gen(names[g][s]).multinomial(n[:, g, s], probs[:, g, s])
         return out
 
     def binomial(self, name: str, n: np.ndarray, p: float) -> np.ndarray:
         """Binomial(n, p) draws."""
         return self.gen(name).binomial(n, p)
 
-    def integerize(self, name: str, x: float, size: int) -> np.ndarray:
+    def integerize(self, name: str, x, size: int) -> np.ndarray:
         """floor(x) plus a Bernoulli(frac(x)) draw, so the mean is exactly x."""
         base = np.floor(x)
         extra = self.gen(name).random(size) < (x - base)
@@ -213,21 +233,25 @@ class StochasticSampler:
         """Largest integer ≤ x (robust to float noise)."""
         return np.floor(np.asarray(x) + 1e-9).astype(np.int64)
 
-    def select(self, name: str, n_draw, pool_w, pool_m, odds: float) -> np.ndarray:
-        """Women among ``n_draw`` selected without replacement with odds ω (Wallenius)."""
+    def select(self, name: str, n_draw, pool_w, pool_m, odds) -> np.ndarray:
+        """Women among ``n_draw`` selected without replacement with odds ω (Wallenius).
+
+        ``odds`` is a number, or one per replication.
+        """
         gen = self.gen(name)
         n_draw = np.asarray(n_draw, np.int64)
         pool_w = np.asarray(pool_w, np.int64)
         pool_m = np.asarray(pool_m, np.int64)
-        if odds == 1.0:
+        if np.ndim(odds) == 0 and odds == 1.0:
             return gen.hypergeometric(pool_w, pool_m, n_draw)
         lo = np.maximum(0, n_draw - pool_m)
         hi = np.minimum(n_draw, pool_w)
         out = lo.copy()
         free = hi > lo
         if free.any():
+            w = odds if np.ndim(odds) == 0 else np.broadcast_to(odds, n_draw.shape)[free]
             out[free] = stats.nchypergeom_wallenius.rvs(
-                pool_w[free] + pool_m[free], pool_w[free], n_draw[free], odds, random_state=gen
+                pool_w[free] + pool_m[free], pool_w[free], n_draw[free], w, random_state=gen
             )
         return out
 
@@ -248,6 +272,64 @@ class StochasticSampler:
 
 
 # ---------------------------------------------------------------------------------------------
+# Parameters of a batch: the compiled arrays, optionally one parameter set per replication.
+# ---------------------------------------------------------------------------------------------
+#: Compiled arrays that may differ between replications (a posterior sample); the others
+#: (grades, modes, minimum years, K) are the scenario's structure and never do.
+PARAMETER_FIELDS = (
+    "attrition",
+    "promote_out",
+    "women_odds",
+    "women_floor",
+    "lateral_share",
+    "lateral_women_share",
+    "establishment",
+    "intake",
+    "women_share",
+    "growth_rate",
+    "initial",
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The per-year parameters of a batch, each with a leading replication axis.
+
+    The axis has length 1 (every replication runs the same parameters: broadcast) or B (one
+    parameter set per replication, e.g. draws from a calibration posterior). Shapes as in
+    :class:`~simulator.compiled.Compiled` with that axis in front: ``attrition[b, Y, G, 2, K+1]``,
+    ``women_odds[b, Y, G]``, ``intake[b, Y]``, ``initial[b, G, 2, K+1]``.
+    """
+
+    attrition: np.ndarray
+    promote_out: np.ndarray
+    women_odds: np.ndarray
+    women_floor: np.ndarray
+    lateral_share: np.ndarray
+    lateral_women_share: np.ndarray
+    establishment: np.ndarray
+    intake: np.ndarray
+    women_share: np.ndarray
+    growth_rate: np.ndarray
+    initial: np.ndarray
+
+    @classmethod
+    def of(cls, c: Compiled) -> Params:
+        """The compiled scenario's own parameters, for every replication."""
+        return cls(**{f: getattr(c, f)[None] for f in PARAMETER_FIELDS})
+
+    @classmethod
+    def stack(cls, draws: list[Compiled], index: np.ndarray) -> Params:
+        """Replication b runs parameter set ``draws[index[b]]``."""
+        return cls(**{f: np.stack([getattr(d, f) for d in draws])[index] for f in PARAMETER_FIELDS})
+
+
+def _one(x: np.ndarray) -> np.ndarray | float:
+    """A per-replication parameter as a float when it is the same for all (fast paths)."""
+    return float(x.flat[0]) if x.size == 1 else x
+
+
+# ---------------------------------------------------------------------------------------------
 # The step, run over all years for one batch of replications.
 # ---------------------------------------------------------------------------------------------
 @dataclass
@@ -264,31 +346,41 @@ class Raw:
         ``[B, Y, G, 7]`` vacancy-mode diagnostics in :data:`DIAGNOSTICS` order.
     final
         ``[B, G, 2, K+1]`` state (with years in grade) at the last year-end.
+    draw
+        ``[B]`` index of the posterior parameter set each replication ran (``None``: the
+        scenario's own parameters).
     """
 
     stock: np.ndarray
     flows: np.ndarray
     diagnostics: np.ndarray
     final: np.ndarray
+    draw: np.ndarray | None = None
 
 
-def simulate(c: Compiled, sampler, batch: int) -> Raw:
-    """Advance ``batch`` replications through every projection year of ``c``."""
+def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> Raw:
+    """Advance ``batch`` replications through every projection year of ``c``.
+
+    ``params`` (default: the compiled scenario's own) may hold one parameter set per
+    replication; the structure (grades, modes, minimum years in grade) is always ``c``'s.
+    """
     Y, G, K = c.n_years, c.n_grades, c.K
+    P = Params.of(c) if params is None else params
     dt = sampler.dtype
-    n = np.broadcast_to(c.initial.astype(dt), (batch, *c.initial.shape)).copy()
+    n = np.broadcast_to(P.initial.astype(dt), (batch, *c.initial.shape)).copy()
     stock = np.zeros((batch, Y + 1, G, 2), dtype=dt)
     flows = np.zeros((batch, Y, G, 2, len(FLOWS)), dtype=dt)
     diag = np.zeros((batch, Y, G, len(DIAGNOSTICS)), dtype=float)
     stock[:, 0] = n.sum(-1)
     names = [[f"transition/{gid}/{sx}" for sx in SEX_NAMES] for gid in c.grade_ids]
-    growth_target = float(c.initial.sum())
+    growth_target = P.initial.sum((1, 2, 3)).astype(float)  # [b]
     vacancy_grades = [h for h in range(G - 1, 0, -1) if c.mode[h] == MODE_VACANCY]
+    clamp = [] if c.K_grade is None else [g for g in range(G) if c.K_grade[g] < K]
 
     for t in range(Y):
-        a = c.attrition[t]
-        p = c.promote_out[t]
-        probs = np.stack([a, p, np.clip(1.0 - a - p, 0.0, 1.0)], axis=-1)
+        a = P.attrition[:, t]
+        p = P.promote_out[:, t]
+        probs = np.stack([a, p, np.clip(1.0 - a - p, 0.0, 1.0)], axis=-1)  # [b, G, 2, K+1, 3]
         counts = sampler.transitions(n, probs, names)
         leavers = counts[..., 0].sum(-1)
         promoted = counts[..., 1].sum(-1)
@@ -303,21 +395,23 @@ def simulate(c: Compiled, sampler, batch: int) -> Raw:
 
         for h in vacancy_grades:
             gid = c.grade_ids[h]
-            posts = sampler.count(np.asarray(c.establishment[t, h]))
+            posts = sampler.count(P.establishment[:, t, h])
             vac = np.maximum(0, posts - stay[:, h].sum((1, 2)))
-            lat = sampler.binomial(f"lateral/{gid}", vac, c.lateral_share[t, h])
-            lat_w = sampler.binomial(f"lateral_women/{gid}", lat, c.lateral_women_share[t, h])
+            lat = sampler.binomial(f"lateral/{gid}", vac, _one(P.lateral_share[:, t, h]))
+            lat_w = sampler.binomial(
+                f"lateral_women/{gid}", lat, _one(P.lateral_women_share[:, t, h])
+            )
             m = c.min_years_out[h - 1]
             pool_w = stay[:, h - 1, 0, m:]
             pool_m = stay[:, h - 1, 1, m:]
             e_w, e_m = pool_w.sum(-1), pool_m.sum(-1)
             n_int = np.minimum(vac - lat, e_w + e_m)
-            women = sampler.select(f"select/{gid}", n_int, e_w, e_m, float(c.women_odds[t, h]))
+            women = sampler.select(f"select/{gid}", n_int, e_w, e_m, _one(P.women_odds[:, t, h]))
             men = n_int - women
-            f = float(c.women_floor[t, h])
+            f = P.women_floor[:, t, h]  # [b]
             required = np.zeros(batch)
             binding = short = np.zeros(batch, dtype=bool)
-            if f > 0:
+            if np.any(f > 0):
                 required = sampler.ceil(f * n_int)
                 raised = np.maximum(women, np.minimum(e_w, required))
                 binding = raised > women + 1e-9
@@ -325,7 +419,11 @@ def simulate(c: Compiled, sampler, batch: int) -> Raw:
                 women = raised
                 men = n_int - women
                 if c.leave_vacant[h]:
-                    men = np.where(short, np.minimum(men, sampler.floor(women * (1 - f) / f)), men)
+                    # Men allowed beside W women under a floor f: W (1 - f) / f (at most N).
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        cap = np.where(f > 0, women * (1 - f) / np.where(f > 0, f, 1.0), n_int)
+                    cap = sampler.floor(np.minimum(cap, n_int))
+                    men = np.where(short, np.minimum(men, cap), men)
             take_w = sampler.split(f"pick/{gid}/women", women, pool_w)
             take_m = sampler.split(f"pick/{gid}/men", men, pool_m)
             stay[:, h - 1, 0, m:] -= take_w
@@ -343,15 +441,15 @@ def simulate(c: Compiled, sampler, batch: int) -> Raw:
 
         # Recruitment into the entry grade.
         if c.recruitment_mode == RECRUIT_FIXED:
-            intake = sampler.integerize("intake", float(c.intake[t]), batch)
+            intake = sampler.integerize("intake", _one(P.intake[:, t]), batch)
         elif c.recruitment_mode == RECRUIT_REPLACE:
-            posts = sampler.count(np.asarray(c.establishment[t, 0]))
+            posts = sampler.count(P.establishment[:, t, 0])
             intake = np.maximum(0, posts - stay[:, 0].sum((1, 2)))
         else:  # RECRUIT_GROWTH
-            growth_target *= 1.0 + float(c.growth_rate[t])
+            growth_target = growth_target * (1.0 + P.growth_rate[:, t])
             current = stay.sum((1, 2, 3)) + promoted_in.sum((1, 2)) + lateral_in.sum((1, 2))
-            intake = np.maximum(0, sampler.count(np.asarray(growth_target)) - current)
-        intake_w = sampler.binomial("intake_women", intake, float(c.women_share[t]))
+            intake = np.maximum(0, sampler.count(growth_target) - current)
+        intake_w = sampler.binomial("intake_women", intake, _one(P.women_share[:, t]))
         recruits[:, 0, 0] = intake_w
         recruits[:, 0, 1] = intake - intake_w
 
@@ -359,6 +457,10 @@ def simulate(c: Compiled, sampler, batch: int) -> Raw:
         n = np.empty_like(n)
         n[..., 1:] = stay[..., :-1]
         n[..., K] += stay[..., K]
+        for g in clamp:  # grades whose rates stop depending on k before K
+            kg = c.K_grade[g]
+            n[:, g, :, kg] += n[:, g, :, kg + 1 :].sum(-1)
+            n[:, g, :, kg + 1 :] = 0
         n[..., 0] = entrants
         stock[:, t + 1] = n.sum(-1)
         flows[:, t] = np.stack([leavers, promoted_out, promoted_in, recruits, lateral_in], axis=-1)
@@ -370,27 +472,51 @@ def run_expected_raw(c: Compiled) -> Raw:
     return simulate(c, ExpectedSampler(), 1)
 
 
+def posterior_index(seed: int, block: int, n_draws: int) -> np.ndarray:
+    """Which parameter set each replication of a block runs: uniform over ``n_draws``.
+
+    Drawn from the block's own stream ``posterior/draw``, so it does not depend on how
+    replications are split, and two scenarios with the same posterior share it.
+    """
+    return decision_generator(seed, block, "posterior/draw").integers(n_draws, size=BLOCK_SIZE)
+
+
 def run_stochastic_raw(
     c: Compiled,
     replications: int,
     seed: int,
     first: int = 0,
     progress: Callable[[int], None] | None = None,
+    draws: list[Compiled] | None = None,
 ) -> Raw:
     """Run replications ``first … first+replications-1`` of the stochastic engine.
 
     Blocks of :data:`~simulator.rng.BLOCK_SIZE` replications are simulated whole and the
     requested rows are kept, so any split of replications gives identical numbers.
     ``progress`` is called with the number of replications finished after each block.
+    ``draws`` (parameter sets compiled from a posterior sample, same structure as ``c``):
+    replication r runs ``draws[i_r]`` with ``i_r`` from :func:`posterior_index`; the chosen
+    indices are returned in ``Raw.draw``.
     """
     stop = first + replications
     parts = []
     for block in blocks_for(first, stop):
-        raw = simulate(c, StochasticSampler(seed, block), BLOCK_SIZE)
+        params = index = None
+        if draws:
+            index = posterior_index(seed, block, len(draws))
+            params = Params.stack(draws, index)
+        raw = simulate(c, StochasticSampler(seed, block), BLOCK_SIZE, params)
+        raw.draw = index
         lo = max(first, block * BLOCK_SIZE) - block * BLOCK_SIZE
         hi = min(stop, (block + 1) * BLOCK_SIZE) - block * BLOCK_SIZE
         parts.append(
-            Raw(raw.stock[lo:hi], raw.flows[lo:hi], raw.diagnostics[lo:hi], raw.final[lo:hi])
+            Raw(
+                raw.stock[lo:hi],
+                raw.flows[lo:hi],
+                raw.diagnostics[lo:hi],
+                raw.final[lo:hi],
+                None if index is None else index[lo:hi],
+            )
         )
         if progress is not None:
             progress(hi - lo)
@@ -399,4 +525,5 @@ def run_stochastic_raw(
         flows=np.concatenate([r.flows for r in parts]),
         diagnostics=np.concatenate([r.diagnostics for r in parts]),
         final=np.concatenate([r.final for r in parts]),
+        draw=None if not draws else np.concatenate([r.draw for r in parts]),
     )

@@ -69,8 +69,42 @@ class ScenarioError(ValueError):
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    """A bounded repr of a value, safe for any nesting depth (a crafted file can nest deeply)."""
+    text = _bounded_repr(value, limit + 1, depth=0)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bounded_repr(value: Any, budget: int, depth: int) -> str:
+    """repr() that stops after about ``budget`` characters or 20 levels of nesting."""
+    if depth > 20:
+        return "..."
+    if isinstance(value, list | tuple):
+        open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
+        parts: list[str] = []
+        used = 1
+        for item in value:
+            if used > budget:
+                parts.append("...")
+                break
+            part = _bounded_repr(item, budget - used, depth + 1)
+            parts.append(part)
+            used += len(part) + 2
+        return open_ + ", ".join(parts) + close
+    if isinstance(value, dict):
+        parts = []
+        used = 1
+        for k, v in value.items():
+            if used > budget:
+                parts.append("...")
+                break
+            part = f"{_bounded_repr(k, budget - used, depth + 1)}: " + _bounded_repr(
+                v, budget - used, depth + 1
+            )
+            parts.append(part)
+            used += len(part) + 2
+        return "{" + ", ".join(parts) + "}"
+    text = repr(value)
+    return text[: budget + 3]
 
 
 def loc_to_path(loc: tuple[Any, ...]) -> str:

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from simulator import pipeline
 from simulator.compiled import Compiled
 from simulator.engine import DIAGNOSTICS, FLOWS, SEX_NAMES, Raw
 
@@ -78,8 +79,12 @@ class Result:
     def counts(self, population: str) -> tuple[np.ndarray, np.ndarray]:
         """Women and men of a population per replication and year, each ``[R, Y+1]``.
 
-        For ``intake`` these are the year's recruits (NaN for the start year).
+        For ``intake`` these are the year's recruits (NaN for the start year); for the funnel
+        and deployment populations see :func:`simulator.pipeline.population_counts`.
         """
+        extra = pipeline.population_counts(self.compiled, self.raw, population)
+        if extra is not None:
+            return extra
         if population == "intake":
             rec = self.raw.flows[:, :, 0, :, FLOWS.index("recruits")].astype(float)
             pad = np.full((self.replications, 1), np.nan)
@@ -101,7 +106,7 @@ class Result:
     @property
     def population_names(self) -> list[str]:
         """Every population with a share: grades, groups, workforce, intake."""
-        return [*self.compiled.populations, "intake"]
+        return [*self.compiled.populations, "intake", *pipeline.population_names(self.compiled)]
 
     # ---- tidy tables ---------------------------------------------------------------------
     def stocks_frame(self) -> pd.DataFrame:
@@ -189,6 +194,14 @@ class Result:
         frame = pd.concat(rows, ignore_index=True)
         frame.insert(0, "engine", self.engine)
         return frame
+
+    def funnel_frame(self) -> pd.DataFrame:
+        """Conscription funnel per (replication, year, stage, sex): :mod:`simulator.pipeline`."""
+        return pipeline.funnel_frame(self)
+
+    def deployment_frame(self) -> pd.DataFrame:
+        """Deployed per (replication, year-end, pool, sex); see :mod:`simulator.pipeline`."""
+        return pipeline.deployment_frame(self)
 
     def diagnostics_frame(self) -> pd.DataFrame:
         """Vacancy diagnostics per (replication, year, grade) for vacancy-mode grades."""

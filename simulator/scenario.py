@@ -59,7 +59,18 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_FILE_BYTES = 1_000_000
 
 SEXES = ("women", "men")
-RESERVED_POPULATIONS = ("workforce", "intake")
+RESERVED_POPULATIONS = (
+    "workforce",
+    "intake",
+    "conscription_completers",
+    "contract_signers",
+    "deployed",
+)
+#: Populations of the conscription funnel (a scenario with ``[conscription]``): the year's
+#: conscripts, those who complete their service, and those who then sign a contract.
+#: ``conscripts`` is reserved only when the scenario has a funnel (a pipeline *grade* may
+#: carry that name otherwise); the deployed are ``deployed`` (all pools) and ``deployed.<id>``.
+FUNNEL_POPULATIONS = ("conscripts", "conscription_completers", "contract_signers")
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Headcount = Annotated[int, Field(ge=0, le=MAX_CELL_HEADCOUNT)]
@@ -450,12 +461,14 @@ class Recruitment(Sourced):
     establishment. ``growth``: recruit so that the total headcount of all grades follows its
     start value grown by ``growth_rate`` a year (0 = the fixed-size renewal model).
     Women are ``women_share`` of the intake (the stochastic engine draws them binomially).
+    ``conscription``: the intake is the contract signers of the ``[conscription]`` funnel
+    (by sex, so ``women_share`` is not given).
     """
 
-    mode: Literal["fixed", "replace", "growth"]
+    mode: Literal["fixed", "replace", "growth", "conscription"]
     intake: CountSeries | None = None
     growth_rate: RateSeries | None = None
-    women_share: ShareSeries
+    women_share: ShareSeries | None = None
 
     @model_validator(mode="after")
     def _mode_fields(self) -> Recruitment:
@@ -467,6 +480,13 @@ class Recruitment(Sourced):
             raise ValueError("mode 'growth' needs growth_rate (annual, e.g. 0.02)")
         if self.mode != "growth" and self.growth_rate is not None:
             raise ValueError(f"growth_rate applies to mode 'growth' only (mode is {self.mode!r})")
+        if self.mode == "conscription" and self.women_share is not None:
+            raise ValueError(
+                "mode 'conscription' takes women and men from the [conscription] funnel; "
+                "remove women_share"
+            )
+        if self.mode != "conscription" and self.women_share is None:
+            raise ValueError(f"mode {self.mode!r} needs women_share (a share from 0 to 1)")
         return self
 
 
@@ -481,6 +501,13 @@ PolicyParameter = Literal[
     "recruitment.intake",
     "recruitment.women_share",
     "recruitment.growth_rate",
+    "conscription.places",
+    "conscription.women_summoned",
+    "conscription.volunteer_share",
+    "conscription.contract_share",
+    "deployment.demand",
+    "deployment.women_odds",
+    "deployment.women_floor",
 ]
 #: Parameters indexed by grade (for promotion.*, the grade promoted *into*) and/or by sex.
 GRADE_PARAMETERS = {
@@ -492,7 +519,14 @@ GRADE_PARAMETERS = {
     "promotion.lateral_women_share",
     "establishment",
 }
-SEX_PARAMETERS = {"attrition", "promotion.probability"}
+SEX_PARAMETERS = {
+    "attrition",
+    "promotion.probability",
+    "conscription.volunteer_share",
+    "conscription.contract_share",
+}
+#: Parameters of the ``[[deployments]]`` pools (narrowed with ``deployments``).
+DEPLOYMENT_PARAMETERS = {"deployment.demand", "deployment.women_odds", "deployment.women_floor"}
 
 
 class Policy(Sourced):
@@ -513,6 +547,14 @@ class Policy(Sourced):
     scale: Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)] | None = None
     grades: Annotated[list[Ident], Field(max_length=MAX_GRADES * 2)] | None = None
     sexes: Annotated[list[Literal["women", "men"]], Field(min_length=1, max_length=2)] | None = None
+    years_in_grade: (
+        Annotated[
+            list[Annotated[int, Field(ge=0, le=MAX_TENURE_PROFILE)]],
+            Field(min_length=1, max_length=MAX_TENURE_PROFILE + 1),
+        ]
+        | None
+    ) = None
+    deployments: Annotated[list[Ident], Field(min_length=1, max_length=MAX_GRADES)] | None = None
 
     @model_validator(mode="after")
     def _one_change(self) -> Policy:
@@ -524,6 +566,10 @@ class Policy(Sourced):
             raise ValueError(f"parameter {self.parameter!r} is not by grade; remove grades")
         if self.sexes is not None and self.parameter not in SEX_PARAMETERS:
             raise ValueError(f"parameter {self.parameter!r} is not by sex; remove sexes")
+        if self.years_in_grade is not None and self.parameter != "attrition":
+            raise ValueError("years_in_grade narrows only parameter 'attrition'")
+        if self.deployments is not None and self.parameter not in DEPLOYMENT_PARAMETERS:
+            raise ValueError("deployments narrows only the deployment.* parameters")
         return self
 
 
@@ -607,6 +653,123 @@ class Posterior(Strict):
         return self
 
 
+# --------------------------------------------------------------------------------------------
+# Conscription funnel and deployment pools (docs/conscription.md, simulator/pipeline.py)
+# --------------------------------------------------------------------------------------------
+MonthsSeries = Annotated[Series, _series_parser(0.0, 36.0, "months of service")]
+ALL_SUMMONED = Series("constant", constant=1.0)
+
+
+class SexShares(Strict):
+    """A share from 0 to 1 for each sex; each a series over years (number, table or ramp)."""
+
+    women: ShareSeries
+    men: ShareSeries
+
+
+class SexCounts(Strict):
+    """A headcount for each sex; each a series over years (number, table or ramp)."""
+
+    women: CountSeries
+    men: CountSeries
+
+
+class Dropout(Strict):
+    """Share of a year's conscripts who do not complete their service, by regime and sex.
+
+    Per service spell (not annual): volunteers and drafted persons drop out at different rates.
+    """
+
+    volunteers: SexShares
+    drafted: SexShares
+
+
+def _parse_date(value: Any) -> str:
+    """A calendar date (TOML date or 'YYYY-MM-DD' text), kept as ISO text."""
+    import datetime as _dt
+
+    if isinstance(value, _dt.datetime):
+        raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
+    if isinstance(value, _dt.date):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            day = _dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a calendar date: {value!r}") from None
+    else:
+        raise ValueError("must be a date, e.g. 2025-07-01")
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(f"the year must be {MIN_YEAR}-{MAX_YEAR}")
+    return day.isoformat()
+
+
+IsoDate = Annotated[str, BeforeValidator(_parse_date)]
+
+
+class Conscription(Sourced):
+    """The conscription funnel: birth cohort → assessment → volunteers and lottery → service.
+
+    Per step y (see ``simulator/pipeline.py`` for the equations): the cohort assessed in y by
+    sex; the summoned share of it (men ``men_summoned``; women ``women_summoned`` or, from a
+    date, the pro-rata rule of ``women_summoned_from``); fit for service (share by sex);
+    volunteers (share of the fit, by sex; women outside the summoned volunteer under
+    *værneret*); ``places`` filled by volunteers first (at random, equal odds, if they exceed
+    the places), then by a lottery with equal odds among the summoned fit non-volunteers;
+    dropout by regime and sex; a ``contract_share`` of the completers signs and enters
+    ``entry_grade`` (recruitment mode ``conscription``).
+    """
+
+    entry_grade: Ident = Field(description="The professional entry grade fed by the signers.")
+    cohort: SexCounts = Field(description="Persons assessed each year (turning 18), by sex.")
+    assessment_lag_years: Annotated[int, Field(ge=0, le=5)] = Field(
+        1, description="Years from turning 18 to the assessment and the start of service."
+    )
+    men_summoned: ShareSeries = Field(ALL_SUMMONED, description="Share of men summoned.")
+    women_summoned: ShareSeries | None = Field(None, description="Share of women summoned.")
+    women_summoned_from: IsoDate | None = Field(
+        None, description="Women who turn 18 on or after this date are summoned (pro rata)."
+    )
+    fit: SexShares = Field(description="Share of the assessed found fit for service.")
+    volunteer_share: SexShares = Field(description="Share of the fit who volunteer.")
+    places: CountSeries = Field(description="Required intake (places) per year.")
+    dropout: Dropout
+    contract_share: SexShares = Field(description="Share of completing volunteers who sign.")
+    contract_share_drafted: SexShares | None = Field(
+        None, description="Share of completing drafted persons who sign (default: as volunteers)."
+    )
+    service_months: MonthsSeries | None = Field(
+        None, description="Length of service (months); documented, does not change the step."
+    )
+
+    @model_validator(mode="after")
+    def _women_rule(self) -> Conscription:
+        if (self.women_summoned is None) == (self.women_summoned_from is None):
+            raise ValueError(
+                "give exactly one of women_summoned (a share of women summoned per year) or "
+                "women_summoned_from (a date: women turning 18 on or after it are summoned)"
+            )
+        return self
+
+
+class Deployment(Sourced):
+    """A deployment pool: each year ``demand`` persons drawn from the eligible grades.
+
+    Drawn from the end-of-year stock of ``grades`` with at least ``min_years_in_grade``
+    completed years; deployment does not remove anyone from a grade. Women are selected with
+    relative odds ``women_odds`` (1 = in proportion to the pool; Wallenius), raised to a
+    ``women_floor`` share of the deployed as far as eligible women exist.
+    """
+
+    id: Ident
+    label: Text | None = None
+    demand: CountSeries = Field(description="Persons deployed in the year.")
+    grades: Annotated[list[Ident], Field(min_length=1, max_length=MAX_GRADES * 2)]
+    min_years_in_grade: Annotated[int, Field(ge=0, le=MAX_TENURE_PROFILE)] = 0
+    women_odds: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
+    women_floor: Probability = 0.0
+
+
 class Simulation(Strict):
     """Defaults for a run (the CLI and app can override them)."""
 
@@ -642,6 +805,10 @@ class Scenario(Strict):
     posterior: Posterior | None = Field(
         None, description="Calibrated parameter sets (parameter uncertainty); see Posterior."
     )
+    conscription: Conscription | None = Field(
+        None, description="The conscription funnel feeding the entry grade (docs/conscription.md)."
+    )
+    deployments: Annotated[list[Deployment], Field(max_length=MAX_GRADES)] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -663,6 +830,13 @@ class Scenario(Strict):
         if population in self.groups:
             return list(self.groups[population])
         return [population]
+
+    def pipeline_populations(self) -> list[str]:
+        """Populations of the funnel and the deployment pools (targets may name them)."""
+        out = list(FUNNEL_POPULATIONS) if self.conscription is not None else []
+        if self.deployments:
+            out += ["deployed", *(f"deployed.{d.id}" for d in self.deployments)]
+        return out
 
 
 class _CrossCheckFailed(ValueError):
@@ -799,7 +973,8 @@ def cross_check(s: Scenario) -> list[Issue]:
                 )
             )
 
-    populations = set(ids) | set(s.groups) | set(RESERVED_POPULATIONS)
+    populations = set(ids) | set(s.groups) | {"workforce", "intake"}
+    populations |= set(s.pipeline_populations())
     pol_ids: set[str] = set()
     for i, p in enumerate(s.policies):
         source_ref(f"policies[{i}]", p)
@@ -858,6 +1033,120 @@ def cross_check(s: Scenario) -> list[Issue]:
         out.append(Issue("grades", "at least one grade must be counted in the workforce", None))
     if s.agents is not None:
         out += validate_agent_options(s.agents, s)
+    out += _pipeline_cross_check(s)
+    return out
+
+
+def _pipeline_cross_check(s: Scenario) -> list[Issue]:
+    """Cross-references of ``[conscription]``, ``[[deployments]]`` and their policies."""
+    out: list[Issue] = []
+    ids = s.grade_ids
+    c = s.conscription
+    for path, block in [
+        ("conscription", c),
+        *((f"deployments[{i}]", d) for i, d in enumerate(s.deployments)),
+    ]:
+        for ref in source_ids(block) if block is not None else []:
+            if ref not in s.sources:
+                out.append(
+                    Issue(
+                        f"{path}.source", f"unknown source; [sources] has {sorted(s.sources)}", ref
+                    )
+                )
+    if c is not None and s.recruitment.mode != "conscription":
+        out.append(
+            Issue(
+                "recruitment.mode",
+                "a [conscription] funnel feeds the entry grade: use recruitment mode "
+                "'conscription'",
+                s.recruitment.mode,
+            )
+        )
+    if c is None and s.recruitment.mode == "conscription":
+        out.append(Issue("conscription", "recruitment mode 'conscription' needs [conscription]"))
+    if c is not None:
+        if c.entry_grade != ids[0]:
+            out.append(
+                Issue(
+                    "conscription.entry_grade",
+                    f"the signers enter the entry grade, the first grade {ids[0]!r}",
+                    c.entry_grade,
+                )
+            )
+        for name in ("places", "men_summoned", "women_summoned", "service_months"):
+            series = getattr(c, name)
+            first = series.first_year() if series is not None else None
+            if first is not None and first > s.start_year + 1:
+                out.append(
+                    Issue(
+                        f"conscription.{name}",
+                        f"the first year must be at most {s.start_year + 1} "
+                        "(the first simulated year)",
+                        first,
+                    )
+                )
+    taken = set(ids) | set(s.groups)
+    for name in s.pipeline_populations():
+        if name in taken:
+            out.append(
+                Issue(
+                    "grades",
+                    f"{name!r} is a population of the funnel or deployment "
+                    "pools; rename the grade or group",
+                    name,
+                )
+            )
+    seen: set[str] = set()
+    for i, d in enumerate(s.deployments):
+        if d.id in seen:
+            out.append(Issue(f"deployments[{i}].id", "duplicate deployment id", d.id))
+        seen.add(d.id)
+        for j, gid in enumerate(d.grades):
+            if gid not in ids and gid not in s.groups:
+                out.append(Issue(f"deployments[{i}].grades[{j}]", "unknown grade or group", gid))
+        first = d.demand.first_year()
+        if first is not None and first > s.start_year:
+            out.append(
+                Issue(
+                    f"deployments[{i}].demand",
+                    f"the first year must be at most {s.start_year} (the start year is "
+                    "deployed too)",
+                    first,
+                )
+            )
+    share_parameters = {
+        "conscription.women_summoned",
+        "conscription.volunteer_share",
+        "conscription.contract_share",
+        "deployment.women_floor",
+    }
+    for i, p in enumerate(s.policies):
+        if p.parameter.startswith("conscription.") and c is None:
+            out.append(
+                Issue(
+                    f"policies[{i}].parameter", f"{p.parameter} needs [conscription]", p.parameter
+                )
+            )
+        if p.parameter.startswith("deployment.") and not s.deployments:
+            out.append(
+                Issue(
+                    f"policies[{i}].parameter", f"{p.parameter} needs [[deployments]]", p.parameter
+                )
+            )
+        if p.parameter == "recruitment.women_share" and s.recruitment.mode == "conscription":
+            out.append(
+                Issue(
+                    f"policies[{i}].parameter",
+                    "in recruitment mode 'conscription' the women come from the funnel: use "
+                    "conscription.women_summoned, .volunteer_share or .contract_share",
+                    p.parameter,
+                )
+            )
+        if p.parameter in share_parameters and p.set is not None and p.set > 1:
+            out.append(Issue(f"policies[{i}].set", f"{p.parameter} is a share (0 to 1)", p.set))
+        for j, did in enumerate(p.deployments or []):
+            if did not in seen:
+                out.append(Issue(f"policies[{i}].deployments[{j}]", "unknown deployment id", did))
     return out
 
 
@@ -936,6 +1225,24 @@ def _raw_cross_check(data: dict[str, Any]) -> list[Issue]:
                             r,
                         )
                     )
+    establishment = {
+        g.get("id"): g.get("establishment") is not None
+        for g in (grades if isinstance(grades, list) else [])
+        if isinstance(g, dict) and isinstance(g.get("id"), str)
+    }
+    promotions = data.get("promotions")
+    for i, block in enumerate(promotions if isinstance(promotions, list) else []):
+        if not isinstance(block, dict) or block.get("mode") != "vacancy":
+            continue
+        to = block.get("to")
+        if isinstance(to, str) and establishment.get(to) is False:
+            out.append(
+                Issue(
+                    f"promotions[{i}].mode",
+                    f"vacancy mode needs an establishment on grade {to!r}",
+                    "vacancy",
+                )
+            )
     targets = data.get("targets")
     if years_ok and isinstance(targets, list):
         for i, t in enumerate(targets):

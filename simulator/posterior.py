@@ -1,0 +1,110 @@
+"""Parameter uncertainty: compile a calibrated scenario's posterior sample into parameter sets.
+
+A calibrated scenario (written by ``parity calibrate``) carries a ``[posterior]`` block: parameter
+paths (as in sweep files) and rows of values, equally weighted draws from the posterior. Draw j
+is the scenario with every path set to row j's value; it is validated and compiled like any
+scenario, so a draw that makes an impossible scenario (attrition + promotion > 1, say) is an
+error naming the draw. Draws may change values only, never the structure (grades, promotion
+modes, minimum years in grade, years-in-grade buckets).
+
+The stochastic engine then runs replication r with draw ``i_r ~ Uniform{0 … D-1}`` drawn from
+the replication block's own stream (:func:`simulator.engine.posterior_index`), so a probability
+of meeting a target integrates over parameter *and* Monte Carlo uncertainty:
+``P(met) = (1/R) Σ_r 1[target met in replication r under θ_{i_r}]``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from simulator.compiled import Compiled, compile_scenario
+from simulator.errors import Issue, ScenarioError
+from simulator.paths import parse_path, set_path
+from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, scenario_to_data
+
+#: Structural arrays that every draw must share with the point estimate.
+STRUCTURE = ("mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
+
+_CACHE: OrderedDict[str, list[Compiled]] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def compile_draws(scenario: Scenario) -> list[Compiled]:
+    """Return one compiled scenario per posterior draw (cached by the scenario's sha256).
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario has no posterior, a path does not resolve, or a draw makes an invalid
+        scenario or changes its structure.
+    """
+    post = scenario.posterior
+    if post is None:
+        raise ScenarioError([Issue("posterior", "the scenario has no posterior sample", None)])
+    key = scenario_fingerprint(scenario)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    base = scenario_to_data(scenario)
+    base.pop("posterior", None)
+    issues: list[Issue] = []
+    steps = []
+    for j, text in enumerate(post.parameters):
+        try:
+            steps.append(parse_path(text))
+        except ValueError as exc:
+            issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
+    if issues:
+        raise ScenarioError(issues, scenario.name)
+    point = compile_scenario(scenario)
+    draws: list[Compiled] = []
+    for i, row in enumerate(post.draws):
+        data = _copy(base)
+        try:
+            for j, (path, value) in enumerate(zip(steps, row, strict=True)):
+                try:
+                    set_path(data, path, value)
+                except ValueError as exc:
+                    raise ScenarioError(
+                        [Issue(f"posterior.parameters[{j}]", str(exc), post.parameters[j])]
+                    ) from None
+            c = compile_scenario(parse_scenario(data))
+        except ScenarioError as exc:
+            detail = "; ".join(str(x) for x in exc.issues[:3])
+            issues.append(
+                Issue(f"posterior.draws[{i}]", f"makes an invalid scenario: {detail}", row)
+            )
+            if len(issues) >= 10:
+                break
+            continue
+        bad = [
+            name for name in STRUCTURE if not np.array_equal(getattr(c, name), getattr(point, name))
+        ]
+        if c.K != point.K or c.recruitment_mode != point.recruitment_mode or bad:
+            issues.append(
+                Issue(
+                    f"posterior.draws[{i}]",
+                    "a draw may change values only, not the structure "
+                    f"({', '.join(bad) or 'years-in-grade buckets or recruitment mode'})",
+                    row,
+                )
+            )
+            continue
+        draws.append(c)
+    if issues:
+        raise ScenarioError(issues, scenario.name)
+    _CACHE[key] = draws
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return draws
+
+
+def _copy(data):
+    """A deep copy of plain data (dicts, lists, scalars)."""
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
