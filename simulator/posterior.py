@@ -21,7 +21,7 @@ import numpy as np
 
 from simulator.compiled import Compiled, compile_scenario
 from simulator.errors import Issue, ScenarioError
-from simulator.paths import parse_path, set_path
+from simulator.paths import parse_path, resolve_slot, set_path
 from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, scenario_to_data
 
 #: Structural arrays that every draw must share with the point estimate.
@@ -54,6 +54,7 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     for j, text in enumerate(post.parameters):
         try:
             steps.append(parse_path(text))
+            resolve_slot(base, steps[-1])
         except ValueError as exc:
             issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
     if issues:
@@ -63,13 +64,8 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     for i, row in enumerate(post.draws):
         data = _copy(base)
         try:
-            for j, (path, value) in enumerate(zip(steps, row, strict=True)):
-                try:
-                    set_path(data, path, value)
-                except ValueError as exc:
-                    raise ScenarioError(
-                        [Issue(f"posterior.parameters[{j}]", str(exc), post.parameters[j])]
-                    ) from None
+            for path, value in zip(steps, row, strict=True):
+                set_path(data, path, value)
             c = compile_scenario(parse_scenario(data))
         except ScenarioError as exc:
             detail = "; ".join(str(x) for x in exc.issues[:3])

@@ -1,0 +1,145 @@
+"""Parameter uncertainty: a scenario's ``[posterior]`` sample, one parameter set per replication.
+
+Checks: each replication runs the draw the block's stream assigns it (its outcome matches a run
+of that draw's scenario alone in distribution); splitting replications does not change results;
+``parameter_uncertainty=False`` is the point estimate; the draw indices are uniform; a bad path
+or a draw that makes an invalid scenario is reported by field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simulator import parse_scenario
+from simulator.api import run, run_and_summarize
+from simulator.cli import main
+from simulator.errors import ScenarioError
+from simulator.posterior import compile_draws
+from tests.factories import ladder
+
+LOW, HIGH = 0.05, 0.40
+
+
+def calibrated(draws: list[list[float]] | None = None) -> dict:
+    """Two grades; the posterior moves women's attrition in the entry grade."""
+    data = ladder(2, end_year=2010, initial=[(100, 300), (40, 160)])
+    data["targets"] = [
+        {
+            "id": "top",
+            "population": "g1",
+            "comparator": "at_least",
+            "value": 0.2,
+            "deadline": 2010,
+            "assumption": "test",
+        }
+    ]
+    data["posterior"] = {
+        "method": "test sample",
+        "parameters": ["attrition[grade=g0].women"],
+        "draws": draws if draws is not None else [[LOW], [HIGH]],
+    }
+    return data
+
+
+def test_each_replication_runs_its_draw():
+    """Replications assigned the high-attrition draw keep fewer women in g0: their mean equals
+    the expected engine of that draw (z-test per draw, α = 0.001 two-sided)."""
+    s = parse_scenario(calibrated())
+    res = run(s, "stochastic", replications=400, seed=3)
+    idx = res.raw.draw
+    assert idx is not None
+    assert set(np.unique(idx)) == {0, 1}
+    draws = compile_draws(s)
+    women_g0 = res.raw.stock[:, -1, 0, 0]
+    z_crit = stats.norm.ppf(1 - 0.001 / 2)
+    for j, c in enumerate(draws):
+        exp = run(c, "expected").raw.stock[0, -1, 0, 0]
+        sample = women_g0[idx == j]
+        z = (sample.mean() - exp) / (sample.std(ddof=1) / np.sqrt(sample.size))
+        assert abs(z) < z_crit, (j, sample.mean(), exp)
+    assert women_g0[idx == 0].mean() > women_g0[idx == 1].mean() + 10
+
+
+def test_draw_indices_are_uniform():
+    """Chi-square test of the assigned draws over 5 equally weighted rows (α = 0.001)."""
+    s = parse_scenario(calibrated([[0.05 + 0.05 * j] for j in range(5)]))
+    res = run(s, "stochastic", replications=1000, seed=9)
+    counts = np.bincount(res.raw.draw, minlength=5)
+    assert stats.chisquare(counts).pvalue > 0.001, counts
+
+
+def test_chunking_does_not_change_results():
+    s = parse_scenario(calibrated())
+    whole = run(s, "stochastic", replications=300, seed=5)
+    tail = run(s, "stochastic", replications=150, seed=5, first_replication=150)
+    np.testing.assert_array_equal(whole.raw.stock[150:], tail.raw.stock)
+    np.testing.assert_array_equal(whole.raw.draw[150:], tail.raw.draw)
+
+
+def test_without_parameter_uncertainty_is_the_point_estimate():
+    data = calibrated()
+    s = parse_scenario(data)
+    plain = copy.deepcopy(data)
+    del plain["posterior"]
+    a = run(s, "stochastic", replications=200, seed=7, parameter_uncertainty=False)
+    b = run(parse_scenario(plain), "stochastic", replications=200, seed=7)
+    assert a.raw.draw is None
+    np.testing.assert_array_equal(a.raw.stock, b.raw.stock)
+
+
+def test_summary_says_which_uncertainty():
+    s = parse_scenario(calibrated())
+    _, _, with_params = run_and_summarize(s, replications=100, seed=1)
+    _, _, without = run_and_summarize(s, replications=100, seed=1, parameter_uncertainty=False)
+    assert with_params["parameter_uncertainty"] is True
+    assert "parameter uncertainty" in with_params["uncertainty"]
+    assert without["parameter_uncertainty"] is False
+    assert "Monte Carlo only" in without["uncertainty"]
+
+
+def test_parameter_uncertainty_widens_the_spread():
+    """The share at the deadline varies more across replications with two very different
+    draws than with the point estimate alone (F-test on variances, α = 0.001)."""
+    s = parse_scenario(calibrated())
+    wide = run(s, "stochastic", replications=400, seed=2).share("g0")[:, -1]
+    narrow = run(s, "stochastic", replications=400, seed=2, parameter_uncertainty=False)
+    narrow_share = narrow.share("g0")[:, -1]
+    f = wide.var(ddof=1) / narrow_share.var(ddof=1)
+    assert f > stats.f.ppf(1 - 0.001, wide.size - 1, narrow_share.size - 1)
+
+
+def test_cli_flag(tmp_path, capsys):
+    import tomli_w
+
+    path = tmp_path / "cal.toml"
+    path.write_text(tomli_w.dumps(calibrated()), encoding="utf-8")
+    assert main(["run", str(path), "--reps", "100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameter_uncertainty"] is True
+    assert main(["run", str(path), "--reps", "100", "--json", "--no-parameter-uncertainty"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameter_uncertainty"] is False
+
+
+def test_bad_path_is_reported_by_field():
+    data = calibrated()
+    data["posterior"]["parameters"] = ["attrition[grade=nowhere].women"]
+    with pytest.raises(ScenarioError) as info:
+        run(parse_scenario(data), "stochastic", replications=10, seed=1)
+    assert info.value.issues[0].path == "posterior.parameters[0]"
+    assert "nowhere" in info.value.issues[0].message
+
+
+def test_draw_making_an_invalid_scenario_is_reported_by_row():
+    with pytest.raises(ScenarioError) as info:
+        run(parse_scenario(calibrated([[0.1], [1.5]])), "stochastic", replications=10, seed=1)
+    assert [i.path for i in info.value.issues] == ["posterior.draws[1]"]
+
+
+def test_ragged_draws_are_a_schema_error():
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(calibrated([[0.1], [0.2, 0.3]]))
+    assert any(i.path.startswith("posterior") for i in info.value.issues)
