@@ -7,6 +7,10 @@ Subcommands::
     parity steady FILE                          steady state and years to each target
     parity sweep FILE --out DIR [--executor serial|process|dask] [--workers N] [--scheduler A]
     parity sensitivity FILE [--target ID] [--quantity probability|share]
+    parity solve FILE --target ID --lever LEVER [--probability P]   goal seek
+    parity reach FILE | parity decompose FILE | parity compare A B [C ...]
+    parity calibrate PROBLEM [--out FILE] | parity backtest PROBLEM --cutoff YEAR
+    parity report FILE --out report.html       self-contained HTML report for the board
     parity app                                  start the Streamlit app
 
 ``--engine`` is ``expected``, ``stochastic`` (default) or ``agents`` (persons on SimPy;
@@ -117,11 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("file", type=Path)
     st.add_argument("--json", action="store_true")
 
-    from simulator import sweep_cli
-
-    sweep_cli.add_subcommands(sub)
+    for module in _extensions():
+        module.add_subcommands(sub)
     sub.add_parser("app", help="start the Streamlit app on 127.0.0.1:8501")
     return parser
+
+
+def _extensions() -> list:
+    """Modules that add subcommands: each has ``add_subcommands(sub)`` and ``dispatch(args)``.
+
+    The CLI is an edge like the app: it may call calibration and the report builder (which
+    import nothing heavy until their command runs); the engines never do.
+    """
+    from app import report_cli
+    from calibration import cli as calibration_cli
+    from simulator import decision_cli, sweep_cli
+
+    return [sweep_cli, decision_cli, calibration_cli, report_cli]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,11 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        from simulator import sweep_cli
-
-        status = sweep_cli.dispatch(args)
-        if status is not None:
-            return status
+        for module in _extensions():
+            status = module.dispatch(args)
+            if status is not None:
+                return status
         if args.command == "validate":
             return cmd_validate(args.files)
         if args.command == "run":
