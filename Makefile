@@ -23,6 +23,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py
+	$(VENV)/bin/python benchmarks/agents_bench.py
+	$(VENV)/bin/python benchmarks/sweep_bench.py
+	$(VENV)/bin/python benchmarks/collect.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist artifacts *.egg-info
