@@ -168,18 +168,26 @@ class ExpectedSampler:
         Clipped to ``[max(0, N - E_m), min(N, E_w)]``, the bounds the exact mean lies in, so
         float residue never makes the men selected negative.
         """
+        if np.ndim(odds) == 0 and np.size(n_draw) == 1:  # one path: plain float arithmetic
+            n, w, m = float(n_draw.flat[0]), float(pool_w.flat[0]), float(pool_m.flat[0])
+            if odds == 1.0:
+                x = n * w / (w + m) if w + m > 0 else 0.0
+            else:
+                x = _wallenius_mean_scalar(n, w, m, float(odds))
+            return np.full(np.shape(n_draw), min(max(x, n - m, 0.0), n, w))
         mean = wallenius_mean(n_draw, pool_w, pool_m, odds)
         return np.clip(mean, np.maximum(0.0, n_draw - pool_m), np.minimum(n_draw, pool_w))
 
     def split(self, name: str, d: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Spread ``d`` over the buckets in proportion to ``counts``."""
+        """Spread ``d`` over the buckets in proportion to ``counts``.
+
+        ``counts · min(1, d / total)``: taking everyone takes exactly the counts (no float
+        residue left behind), and a bucket never gives more than it has.
+        """
         total = counts.sum(-1)
-        frac = np.divide(
-            counts, total[..., None], out=np.zeros_like(counts), where=total[..., None] > 0
-        )
-        # Taking everyone takes exactly the counts (no float residue left behind).
-        everyone = (np.asarray(d) >= total * (1 - 1e-12))[..., None]
-        return np.where(everyone, counts, d[..., None] * frac)
+        ratio = np.divide(d, total, out=np.zeros_like(total), where=total > 0)
+        np.minimum(ratio, 1.0, out=ratio)
+        return counts * ratio[..., None]
 
 
 class StochasticSampler:
@@ -376,6 +384,30 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
     growth_target = P.initial.sum((1, 2, 3)).astype(float)  # [b]
     vacancy_grades = [h for h in range(G - 1, 0, -1) if c.mode[h] == MODE_VACANCY]
     clamp = [] if c.K_grade is None else [g for g in range(G) if c.K_grade[g] < K]
+    # Loop invariants of the vacancy step (names of its decisions; parameters as floats when
+    # every replication shares them, which spares numpy calls on one-element arrays).
+    step_names = {
+        h: tuple(
+            f"{kind}/{c.grade_ids[h]}{suffix}"
+            for kind, suffix in (
+                ("lateral", ""),
+                ("lateral_women", ""),
+                ("select", ""),
+                ("pick", "/women"),
+                ("pick", "/men"),
+            )
+        )
+        for h in vacancy_grades
+    }
+    floor_any = (P.women_floor > 0).any(0)  # [Y, G]
+    shared = {
+        name: getattr(P, name)[0].tolist() if getattr(P, name).shape[0] == 1 else None
+        for name in ("lateral_share", "lateral_women_share", "women_odds")
+    }
+
+    def param(name: str, t: int, h: int):
+        values = shared[name]
+        return values[t][h] if values is not None else getattr(P, name)[:, t, h]
 
     for t in range(Y):
         a = P.attrition[:, t]
@@ -394,24 +426,22 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         recruits = np.zeros((batch, G, 2), dtype=dt)
 
         for h in vacancy_grades:
-            gid = c.grade_ids[h]
+            n_lat, n_lat_w, n_select, n_pick_w, n_pick_m = step_names[h]
             posts = sampler.count(P.establishment[:, t, h])
             vac = np.maximum(0, posts - stay[:, h].sum((1, 2)))
-            lat = sampler.binomial(f"lateral/{gid}", vac, _one(P.lateral_share[:, t, h]))
-            lat_w = sampler.binomial(
-                f"lateral_women/{gid}", lat, _one(P.lateral_women_share[:, t, h])
-            )
+            lat = sampler.binomial(n_lat, vac, param("lateral_share", t, h))
+            lat_w = sampler.binomial(n_lat_w, lat, param("lateral_women_share", t, h))
             m = c.min_years_out[h - 1]
             pool_w = stay[:, h - 1, 0, m:]
             pool_m = stay[:, h - 1, 1, m:]
             e_w, e_m = pool_w.sum(-1), pool_m.sum(-1)
             n_int = np.minimum(vac - lat, e_w + e_m)
-            women = sampler.select(f"select/{gid}", n_int, e_w, e_m, _one(P.women_odds[:, t, h]))
+            women = sampler.select(n_select, n_int, e_w, e_m, param("women_odds", t, h))
             men = n_int - women
-            f = P.women_floor[:, t, h]  # [b]
             required = np.zeros(batch)
             binding = short = np.zeros(batch, dtype=bool)
-            if np.any(f > 0):
+            if floor_any[t, h]:
+                f = P.women_floor[:, t, h]  # [b]
                 required = sampler.ceil(f * n_int)
                 raised = np.maximum(women, np.minimum(e_w, required))
                 binding = raised > women + 1e-9
@@ -424,8 +454,8 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
                         cap = np.where(f > 0, women * (1 - f) / np.where(f > 0, f, 1.0), n_int)
                     cap = sampler.floor(np.minimum(cap, n_int))
                     men = np.where(short, np.minimum(men, cap), men)
-            take_w = sampler.split(f"pick/{gid}/women", women, pool_w)
-            take_m = sampler.split(f"pick/{gid}/men", men, pool_m)
+            take_w = sampler.split(n_pick_w, women, pool_w)
+            take_m = sampler.split(n_pick_m, men, pool_m)
             stay[:, h - 1, 0, m:] -= take_w
             stay[:, h - 1, 1, m:] -= take_m
             promoted_out[:, h - 1, 0] += women
