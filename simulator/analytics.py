@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, Compiled, compile_scenario
+from simulator.compiled import (
+    MODE_VACANCY,
+    RECRUIT_FIXED,
+    YEARLY_FIELDS,
+    Compiled,
+    compile_scenario,
+)
 from simulator.engine import run_expected_raw
 from simulator.results import Result
 from simulator.scenario import Scenario, Target
@@ -43,18 +49,7 @@ def _frozen(c: Compiled, years: int) -> Compiled:
     """A copy of ``c`` whose horizon is ``years`` steps of the last year's parameters."""
     last = {
         name: getattr(c, name)[-1:]
-        for name in (
-            "attrition",
-            "promote_out",
-            "women_odds",
-            "women_floor",
-            "lateral_share",
-            "lateral_women_share",
-            "establishment",
-            "intake",
-            "women_share",
-            "growth_rate",
-        )
+        for name in YEARLY_FIELDS
     }
     reps = {name: np.repeat(arr, years, axis=0) for name, arr in last.items()}
     new_years = np.arange(c.start_year + 1, c.start_year + 1 + years)
@@ -182,18 +177,7 @@ def _extend(c: Compiled, horizon: int) -> Compiled:
         return c
     extra = _frozen(c, horizon - c.n_years)
     merged = {}
-    for name in (
-        "attrition",
-        "promote_out",
-        "women_odds",
-        "women_floor",
-        "lateral_share",
-        "lateral_women_share",
-        "establishment",
-        "intake",
-        "women_share",
-        "growth_rate",
-    ):
+    for name in YEARLY_FIELDS:
         merged[name] = np.concatenate([getattr(c, name), getattr(extra, name)], axis=0)
     years = np.arange(c.start_year + 1, c.start_year + 1 + horizon)
     return dataclasses.replace(c, years=years, **merged)

@@ -34,6 +34,21 @@ RECRUIT_FIXED, RECRUIT_REPLACE, RECRUIT_GROWTH = 0, 1, 2
 RECRUIT_CONSCRIPTION = 3
 
 
+#: The arrays of :class:`Compiled` indexed by projection year first (``[Y, ...]``).
+YEARLY_FIELDS = (
+    "attrition",
+    "promote_out",
+    "women_odds",
+    "women_floor",
+    "lateral_share",
+    "lateral_women_share",
+    "establishment",
+    "intake",
+    "women_share",
+    "growth_rate",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Compiled:
     """A scenario as arrays. Shapes use Y years, G grades, 2 sexes, K+1 tenure buckets.
@@ -170,14 +185,19 @@ def grade_buckets(
 ) -> np.ndarray:
     """Return ``K_grade[g]``: from which completed years in grade g's rates stop changing.
 
-    The largest of 1, the minimum years in grade to be promoted out of g, the length minus one
-    of g's attrition profiles and explicit initial spreads, and the last k at which g's
+    The largest of 1, the minimum years in grade to be promoted out of g (or to be eligible for
+    a deployment pool), the length minus one of g's attrition profiles and explicit initial
+    spreads, and the last k at which g's
     compiled annual probabilities (after policies) still differ from their value at K.
     """
     out = np.ones(len(s.grades), dtype=np.int64)
     index = {g.id: i for i, g in enumerate(s.grades)}
     for g in range(len(s.grades)):
         out[g] = max(1, int(min_years_out[g]))
+    for d in s.deployments:  # a deployment pool's minimum years in grade must stay exact
+        for gid in d.grades:
+            for member in s.groups.get(gid, [gid]):
+                out[index[member]] = max(out[index[member]], d.min_years_in_grade)
     for a in s.attrition:
         g = index[a.grade]
         for v in (a.women, a.men):

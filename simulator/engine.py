@@ -46,6 +46,7 @@ from simulator.compiled import (
     MODE_VACANCY,
     RECRUIT_FIXED,
     RECRUIT_REPLACE,
+    YEARLY_FIELDS,
     Compiled,
 )
 from simulator.rng import BLOCK_SIZE, blocks_for, decision_generator
@@ -284,19 +285,7 @@ class StochasticSampler:
 # ---------------------------------------------------------------------------------------------
 #: Compiled arrays that may differ between replications (a posterior sample); the others
 #: (grades, modes, minimum years, K) are the scenario's structure and never do.
-PARAMETER_FIELDS = (
-    "attrition",
-    "promote_out",
-    "women_odds",
-    "women_floor",
-    "lateral_share",
-    "lateral_women_share",
-    "establishment",
-    "intake",
-    "women_share",
-    "growth_rate",
-    "initial",
-)
+PARAMETER_FIELDS = (*YEARLY_FIELDS, "initial")
 
 
 @dataclass(frozen=True)
