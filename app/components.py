@@ -43,11 +43,26 @@ REPS_MIN, REPS_MAX, REPS_DEFAULT, REPS_STEP = 100, 2000, 500, 100
 SEED_MAX = 2**53 - 1  # largest integer a browser number field holds exactly
 ODDS_MIN, ODDS_MAX = 0.1, 10.0
 
-QUERY_KEYS = ("scenario", "reps", "seed", "women_intake", "women_odds")
+# Retention and establishment levers are whole percentages of the scenario's own values.
+ATTRITION_PCT_MIN, ATTRITION_PCT_MAX = 10, 300
+ESTABLISHMENT_PCT_MIN, ESTABLISHMENT_PCT_MAX = 50, 200
+
+QUERY_KEYS = (
+    "scenario",
+    "reps",
+    "seed",
+    "women_intake",
+    "women_odds",
+    "women_floor",
+    "women_attrition",
+    "men_attrition",
+    "establishment",
+)
 
 # Fan chart series, in legend order, with their colours.
 FAN_SERIES = ("90 % of runs", "50 % of runs", "median (Monte Carlo)", "expected engine", "target")
 FAN_COLORS = ("#9ecae1", "#4292c6", "#08306b", "#e6550d", "#31a354")
+OBSERVED_SERIES, OBSERVED_COLOR = "published figure", "#111111"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,8 +110,16 @@ def first_simulated_year(scenario: Scenario) -> int:
     return scenario.start_year + 1
 
 
-def baseline_intake_share(scenario: Scenario) -> float:
-    """Women's share of intake in the first simulated year, before policies."""
+def has_intake_share(scenario: Scenario) -> bool:
+    """Whether the scenario sets a women's share of intake (not so for a conscription funnel)."""
+    return getattr(scenario.recruitment, "women_share", None) is not None
+
+
+def baseline_intake_share(scenario: Scenario) -> float | None:
+    """Women's share of intake in the first simulated year, before policies (None if the
+    intake comes from a conscription funnel, which has no single share)."""
+    if not has_intake_share(scenario):
+        return None
     return scenario.recruitment.women_share.at(first_simulated_year(scenario))
 
 
@@ -127,6 +150,10 @@ def apply_what_if(
     *,
     women_share: float | None = None,
     vacancy_odds: float | None = None,
+    women_floor: float | None = None,
+    women_attrition: float | None = None,
+    men_attrition: float | None = None,
+    establishment: float | None = None,
 ) -> Scenario:
     """Return a new validated scenario with the what-if levers applied.
 
@@ -141,13 +168,23 @@ def apply_what_if(
     vacancy_odds
         Relative odds of selecting a woman rather than a man for every vacancy-mode
         promotion step (1 = gender-neutral); replaces those steps' ``women_odds``.
+    women_floor
+        Floor (0-1) on women's share of the promotions into every vacancy-mode grade;
+        replaces those steps' ``women_floor``.
+    women_attrition, men_attrition
+        Factors on every attrition probability of women (men): 0.8 means 20 % fewer leavers
+        (a retention lever). Policies on ``attrition`` still apply on top.
+    establishment
+        Factor on the establishment (authorised posts) of every grade that has one, rounded
+        to whole posts.
 
     Raises
     ------
     ScenarioError
         If the changed scenario is invalid (e.g. a share outside 0-1).
     """
-    if women_share is None and vacancy_odds is None:
+    levers = (women_share, vacancy_odds, women_floor, women_attrition, men_attrition, establishment)
+    if all(v is None for v in levers):
         return scenario
     data = scenario_to_data(scenario)
     if women_share is not None:
@@ -156,7 +193,39 @@ def apply_what_if(
         for step in data.get("promotions", []):
             if step["mode"] == "vacancy":
                 step["women_odds"] = float(vacancy_odds)
+    if women_floor is not None:
+        for step in data.get("promotions", []):
+            if step["mode"] == "vacancy":
+                step["women_floor"] = float(women_floor)
+    for sex, factor in (("women", women_attrition), ("men", men_attrition)):
+        if factor is not None:
+            for block in data.get("attrition", []):
+                block[sex] = _scale_values(block[sex], float(factor))
+    if establishment is not None:
+        for grade in data["grades"]:
+            if grade.get("establishment") is not None:
+                grade["establishment"] = _scale_values(
+                    grade["establishment"], float(establishment), whole=True
+                )
     return parse_scenario(data, source=f"{scenario.name} (what-if)")
+
+
+def _scale_values(value: Any, factor: float, *, whole: bool = False) -> Any:
+    """Multiply a number, a list of numbers, a table of years or a ramp by ``factor``."""
+
+    def one(x: float) -> float | int:
+        y = float(x) * factor
+        return round(y) if whole else y
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return one(value)
+    if isinstance(value, list):
+        return [one(v) for v in value]
+    if isinstance(value, dict):
+        if "start" in value and "end" in value:
+            return {**value, "start": one(value["start"]), "end": one(value["end"])}
+        return {k: one(v) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +240,10 @@ class QuerySettings:
     seed: int | None = None
     women_intake: int | None = None  # percent, 0-100
     women_odds: float | None = None
+    women_floor: int | None = None  # percent, 0-100
+    women_attrition: int | None = None  # percent of the scenario's attrition
+    men_attrition: int | None = None
+    establishment: int | None = None  # percent of the scenario's establishment
     warnings: list[str] = field(default_factory=list)
 
 
@@ -187,7 +260,9 @@ def _first(value: Any) -> str:
 def parse_query_params(params: Mapping[str, Any], scenario_ids: Sequence[str]) -> QuerySettings:
     """Validate the app's URL parameters; bad values are dropped with a warning each.
 
-    Unknown parameters are ignored. ``women_intake`` is a whole percentage (``40`` = 40 %).
+    Unknown parameters are ignored. ``women_intake`` and ``women_floor`` are whole percentages
+    (``40`` = 40 %); ``women_attrition``, ``men_attrition`` and ``establishment`` are whole
+    percentages of the scenario's own values (``80`` = 20 % fewer leavers).
     """
     out = QuerySettings()
     if "scenario" in params:
@@ -215,6 +290,16 @@ def parse_query_params(params: Mapping[str, Any], scenario_ids: Sequence[str]) -
     out.reps = integer("reps", REPS_MIN, REPS_MAX, "a whole number of replications")
     out.seed = integer("seed", 0, SEED_MAX, "a whole-number seed")
     out.women_intake = integer("women_intake", 0, 100, "a whole percentage")
+    out.women_floor = integer("women_floor", 0, 100, "a whole percentage")
+    out.women_attrition = integer(
+        "women_attrition", ATTRITION_PCT_MIN, ATTRITION_PCT_MAX, "a whole percentage"
+    )
+    out.men_attrition = integer(
+        "men_attrition", ATTRITION_PCT_MIN, ATTRITION_PCT_MAX, "a whole percentage"
+    )
+    out.establishment = integer(
+        "establishment", ESTABLISHMENT_PCT_MIN, ESTABLISHMENT_PCT_MAX, "a whole percentage"
+    )
     if "women_odds" in params:
         raw = _first(params["women_odds"])
         value = float(raw) if _FLOAT_RE.match(raw) else math.nan
@@ -275,7 +360,54 @@ def run_tables(expected: Result, stochastic: Result) -> dict[str, pd.DataFrame]:
             "headcount": mean_stock.reshape(-1),
         }
     )
-    return {"shares": shares, "stocks": stocks}
+    return {"shares": shares, "stocks": stocks, "flows": flow_table(stochastic)}
+
+
+FLOW_LABELS = {
+    "recruits": "recruited",
+    "promoted_in": "promoted in",
+    "lateral_in": "lateral entry",
+    "promoted_out": "promoted out",
+    "leavers": "left",
+}
+
+
+def flow_table(result: Result) -> pd.DataFrame:
+    """Mean flows over replications: one row per (year, grade, sex, flow).
+
+    Columns ``year, grade, grade_index, sex, flow, count`` (``count`` the mean number of
+    people). Inflows (recruited, promoted in, lateral entry) are positive; outflows (left,
+    promoted out) negative, so a stacked bar shows both on either side of zero.
+    """
+    from simulator.engine import FLOWS
+
+    c = result.compiled
+    mean = result.raw.flows.mean(axis=0)  # [Y, G, 2, F]
+    Y, G, S, F = mean.shape
+    idx = np.indices((Y, G, S, F)).reshape(4, -1)
+    names = np.array(FLOWS)[idx[3]]
+    sign = np.where(np.isin(names, ("leavers", "promoted_out")), -1.0, 1.0)
+    return pd.DataFrame(
+        {
+            "year": result.years[1:][idx[0]].astype(int),
+            "grade": np.array(c.grade_ids)[idx[1]],
+            "grade_index": idx[1],
+            "sex": np.array(["women", "men"])[idx[2]],
+            "flow": [FLOW_LABELS[n] for n in names],
+            "count": sign * mean.reshape(-1),
+        }
+    )
+
+
+def flows_wide(flows: pd.DataFrame) -> pd.DataFrame:
+    """The flows as a table: one row per (year, grade, sex), one column per flow (positive)."""
+    wide = flows.assign(count=flows["count"].abs()).pivot_table(
+        index=["year", "grade_index", "grade", "sex"], columns="flow", values="count"
+    )
+    wide = wide.reset_index().sort_values(["year", "grade_index", "sex"], ascending=[1, 1, 0])
+    wide.columns.name = None
+    cols = [f for f in FLOW_LABELS.values() if f in wide.columns]
+    return wide[["year", "grade", "sex", *cols]].reset_index(drop=True)
 
 
 def fan_data(shares: pd.DataFrame, population: str) -> pd.DataFrame:
@@ -331,6 +463,7 @@ def fan_chart(
     data: pd.DataFrame,
     *,
     targets: Sequence[Mapping[str, Any]] = (),
+    observed: pd.DataFrame | None = None,
     title: str | None = None,
     height: int = 340,
 ) -> alt.LayerChart:
@@ -345,6 +478,10 @@ def fan_chart(
         Targets on this population, as in the run summary (``value`` a number, or
         ``[low, high]`` for a band, ``deadline``, ``label``): a horizontal rule at each level
         and a diamond at the deadline.
+    observed
+        Published data points on this population (see :func:`observed_points`): ``year``,
+        ``share``, ``source``, ``where``; drawn as black squares with their source in the
+        tooltip.
     title
         Chart title.
 
@@ -362,7 +499,14 @@ def fan_chart(
     y_format = ".1%" if span < 0.05 else ".0%"
     x = _year_axis(df["year"])
     n_series = len(FAN_SERIES) if len(lines) else len(FAN_SERIES) - 1
-    scale = alt.Scale(domain=list(FAN_SERIES[:n_series]), range=list(FAN_COLORS[:n_series]))
+    has_obs = observed is not None and len(observed) > 0
+    domain = list(FAN_SERIES[:n_series]) + ([OBSERVED_SERIES] if has_obs else [])
+    colours = list(FAN_COLORS[:n_series]) + ([OBSERVED_COLOR] if has_obs else [])
+    if has_obs:
+        values = pd.concat([values, observed["share"]], ignore_index=True).dropna()
+        span = float(values.max() - values.min()) if len(values) else 1.0
+        y_format = ".1%" if span < 0.05 else ".0%"
+    scale = alt.Scale(domain=domain, range=colours)
     legend = alt.Legend(title=None, orient="bottom", direction="horizontal", symbolOpacity=1)
 
     colour = alt.Color("series:N", scale=scale, legend=legend, title=None)
@@ -436,6 +580,24 @@ def fan_chart(
             ],
         )
         layers += [rule, mark]
+    if has_obs:
+        obs = observed[["year", "share", "source", "where"]].copy()
+        obs["year"] = obs["year"].astype(int)
+        layers.append(
+            named(alt.Chart(obs), OBSERVED_SERIES)
+            .mark_point(shape="square", size=90, filled=True)
+            .encode(
+                x=alt.X("year:Q"),
+                y=alt.Y("share:Q"),
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("year:Q", title="Year-end", format="d"),
+                    alt.Tooltip("share:Q", title="Published share", format=".1%"),
+                    alt.Tooltip("source:N", title="Source"),
+                    alt.Tooltip("where:N", title="Where"),
+                ],
+            )
+        )
     chart = alt.layer(*layers).properties(height=height)
     if title:
         chart = chart.properties(title=title)
@@ -648,3 +810,200 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def md_escape(text: str) -> str:
     """Escape Markdown (and Streamlit's ``$`` maths and ``:`` directives) in a user string."""
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Flows chart, published data points, downloads
+# ---------------------------------------------------------------------------------------------
+FLOW_COLORS = {
+    "recruited": "#31a354",
+    "promoted in": "#74c476",
+    "lateral entry": "#c7e9c0",
+    "promoted out": "#fd8d3c",
+    "left": "#d94801",
+}
+
+
+def flows_chart(
+    flows: pd.DataFrame, *, grade: str, width: int = 300, height: int = 220
+) -> alt.FacetChart:
+    """Stacked bars of one grade's mean yearly flows, one panel per sex.
+
+    Inflows stack above zero, outflows (left, promoted out) below, so the net change of the
+    grade's headcount is the difference of the two stacks.
+    """
+    df = flows[flows["grade"] == grade].copy()
+    df["sex"] = df["sex"].map({"women": "Women", "men": "Men"})
+    order = list(FLOW_COLORS)
+    bars = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("year:O", title="Year", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("count:Q", stack="zero", title="People a year (mean over runs)"),
+            color=alt.Color(
+                "flow:N",
+                scale=alt.Scale(domain=order, range=[FLOW_COLORS[f] for f in order]),
+                title="Flow",
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=[
+                alt.Tooltip("year:O", title="Year"),
+                alt.Tooltip("sex:N", title="Sex"),
+                alt.Tooltip("flow:N", title="Flow"),
+                alt.Tooltip("count:Q", title="People (mean)", format=",.1f"),
+            ],
+        )
+        .properties(width=width, height=height)
+    )
+    return bars.facet(
+        column=alt.Column(
+            "sex:N", sort=["Women", "Men"], header=alt.Header(title=None, labelFontSize=14)
+        )
+    ).resolve_scale(y="independent")
+
+
+def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
+    """Published women's shares of ``population`` known from the scenario itself.
+
+    The initial (start-year) headcount of a grade is a published figure when its block cites
+    a source; for a group or the workforce, the start share counts as published when every
+    grade in it cites one. Columns ``year, share, source, where``.
+    """
+    rows: list[dict[str, Any]] = []
+    by_grade = {i.grade: i for i in scenario.initial}
+    try:
+        grades = [population] if population in by_grade else scenario.population_grades(population)
+    except (KeyError, ValueError):
+        grades = []
+    blocks = [by_grade[g] for g in grades if g in by_grade]
+    if blocks and len(blocks) == len(grades) and all(b.source for b in blocks):
+        women = sum(b.counts()[0] for b in blocks)
+        total = sum(sum(b.counts()) for b in blocks)
+        if total > 0:
+            sources = sorted({sid for b in blocks for sid in _ids(b.source)})
+            where = "; ".join(b.locator for b in blocks if b.locator)
+            rows.append(
+                {
+                    "year": scenario.start_year,
+                    "share": women / total,
+                    "source": ", ".join(sources),
+                    "where": where,
+                }
+            )
+    return pd.DataFrame(rows, columns=["year", "share", "source", "where"])
+
+
+def _ids(source: str | list[str] | None) -> list[str]:
+    if source is None:
+        return []
+    return [source] if isinstance(source, str) else list(source)
+
+
+def targets_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per target of a run summary (numbers, not display strings)."""
+    rows = []
+    for t in summary.get("targets", []):
+        q = t.get("quantiles") or {}
+        ci = t.get("probability_ci") or [None, None]
+        first = t.get("first_year_met") or {}
+        rows.append(
+            {
+                "target": t["id"],
+                "label": t.get("label") or t["id"],
+                "population": t["population"],
+                "condition": condition_text(t),
+                "deadline": t["deadline"],
+                "probability": t.get("probability"),
+                "probability_low": ci[0],
+                "probability_high": ci[1],
+                "share_p5": q.get("5"),
+                "share_median": q.get("50"),
+                "share_p95": q.get("95"),
+                "expected_share": t.get("expected_share"),
+                "first_year_met_median": first.get("50"),
+                "never_met": t.get("never_met"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """The scenario as a TOML file (what ``parity run`` reads)."""
+    import tomli_w
+
+    return tomli_w.dumps(scenario_to_data(scenario))
+
+
+def provenance_frame(scenario: Scenario) -> pd.DataFrame:
+    """:func:`provenance_rows` as a frame (columns block, source, locator, assumption)."""
+    return pd.DataFrame(
+        provenance_rows(scenario), columns=["block", "source", "locator", "assumption"]
+    )
+
+
+def sources_frame(scenario: Scenario) -> pd.DataFrame:
+    """The scenario's ``[sources]``: id, title, publisher, year, locator, url, quote, note."""
+    cols = ["id", "title", "publisher", "year", "locator", "url", "quote", "note"]
+    rows = [{"id": sid, **src.model_dump()} for sid, src in scenario.sources.items()]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def results_excel(
+    scenario: Scenario, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+) -> bytes:
+    """An Excel workbook of a run: targets, shares, headcount, flows, assumptions, sources."""
+    import io
+
+    sheets = {
+        "targets": targets_frame(summary),
+        "shares": tables["shares"],
+        "headcount": headcount_table(tables["stocks"]),
+        "flows": flows_wide(tables["flows"]) if "flows" in tables else pd.DataFrame(),
+        "assumptions": provenance_frame(scenario),
+        "sources": sources_frame(scenario),
+        "run": pd.DataFrame(
+            [
+                {"field": k, "value": str(summary.get(k))}
+                for k in (
+                    "scenario",
+                    "scenario_sha256",
+                    "parity_version",
+                    "engine",
+                    "replications",
+                    "seed",
+                    "start_year",
+                    "end_year",
+                    "uncertainty",
+                )
+            ]
+        ),
+    }
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return buf.getvalue()
+
+
+def results_csv(summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> str:
+    """One tidy CSV of a run: the women's-share quantiles by population and year."""
+    return tables["shares"].to_csv(index=False)
+
+
+def levers_from_settings(qs: QuerySettings) -> dict[str, float]:
+    """``apply_what_if`` keyword arguments from URL settings (only the levers given)."""
+    out: dict[str, float] = {}
+    if qs.women_intake is not None:
+        out["women_share"] = qs.women_intake / 100
+    if qs.women_odds is not None:
+        out["vacancy_odds"] = qs.women_odds
+    if qs.women_floor is not None:
+        out["women_floor"] = qs.women_floor / 100
+    if qs.women_attrition is not None:
+        out["women_attrition"] = qs.women_attrition / 100
+    if qs.men_attrition is not None:
+        out["men_attrition"] = qs.men_attrition / 100
+    if qs.establishment is not None:
+        out["establishment"] = qs.establishment / 100
+    return out

@@ -30,6 +30,30 @@ PAGES = [
         default=True,
     ),
     st.Page(
+        "app_pages/compare.py",
+        title="Compare",
+        icon=":material/compare_arrows:",
+        url_path="compare",
+    ),
+    st.Page(
+        "app_pages/what_it_takes.py",
+        title="What it takes",
+        icon=":material/flag:",
+        url_path="what-it-takes",
+    ),
+    st.Page(
+        "app_pages/data.py",
+        title="Data and calibration",
+        icon=":material/dataset:",
+        url_path="data",
+    ),
+    st.Page(
+        "app_pages/sweeps.py",
+        title="Sweeps",
+        icon=":material/grid_view:",
+        url_path="sweeps",
+    ),
+    st.Page(
         "app_pages/about.py",
         title="About the model",
         icon=":material/info:",

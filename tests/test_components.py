@@ -579,3 +579,272 @@ def test_md_escape_neutralises_markdown():
         if ch in "*_$:[]()<>#`.-" and (i == 0 or escaped[i - 1] != "\\"):
             raise AssertionError(f"unescaped {ch!r} at {i} in {escaped!r}")
     assert C.md_escape("two\nlines") == "two lines"
+
+
+# ---------------------------------------------------------------------------------------------
+# Levers added for the planners: floor, retention, establishment (and their URL keys)
+# ---------------------------------------------------------------------------------------------
+def test_apply_what_if_scales_attrition_floor_and_establishment():
+    data = _two_grade_vacancy()
+    data["attrition"][0]["women"] = [0.2, 0.1]  # a years-in-grade profile
+    scenario = parse_scenario(data)
+    changed = C.apply_what_if(
+        scenario, women_floor=0.4, women_attrition=0.5, men_attrition=2.0, establishment=1.25
+    )
+    assert changed.promotions[0].women_floor == 0.4
+    assert changed.attrition[0].women == pytest.approx([0.1, 0.05])
+    assert changed.attrition[0].men == pytest.approx(2 * scenario.attrition[0].men)
+    assert changed.attrition[1].women == pytest.approx(0.5 * scenario.attrition[1].women)
+    assert changed.grades[1].establishment.at(2005) == 625  # 500 posts x 1.25, whole posts
+    assert scenario.grades[1].establishment.at(2005) == 500  # the original is untouched
+    with pytest.raises(ScenarioError):
+        C.apply_what_if(scenario, men_attrition=20.0)  # attrition above 1: invalid
+
+
+def test_scale_values_handles_tables_and_ramps():
+    assert C._scale_values({"2025": 100, "2030": 200}, 1.5, whole=True) == {
+        "2025": 150,
+        "2030": 300,
+    }
+    ramp = {"from_year": 2025, "to_year": 2030, "start": 0.1, "end": 0.2}
+    assert C._scale_values(ramp, 2.0) == {**ramp, "start": 0.2, "end": 0.4}
+
+
+def test_query_params_of_the_new_levers():
+    qs = C.parse_query_params(
+        {
+            "women_floor": "30",
+            "women_attrition": "80",
+            "men_attrition": "300",
+            "establishment": "50",
+        },
+        IDS,
+    )
+    assert (qs.women_floor, qs.women_attrition, qs.men_attrition, qs.establishment) == (
+        30,
+        80,
+        300,
+        50,
+    )
+    assert not qs.warnings
+    assert C.levers_from_settings(qs) == {
+        "women_floor": 0.3,
+        "women_attrition": 0.8,
+        "men_attrition": 3.0,
+        "establishment": 0.5,
+    }
+    bad = C.parse_query_params(
+        {"women_floor": "101", "women_attrition": "5", "men_attrition": "1e3", "establishment": ""},
+        IDS,
+    )
+    assert (bad.women_floor, bad.women_attrition, bad.men_attrition, bad.establishment) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert len(bad.warnings) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Flows, published points, exports
+# ---------------------------------------------------------------------------------------------
+def test_flow_table_and_chart():
+    scenario = parse_scenario(_two_grade_vacancy())
+    stochastic = run(scenario, engine="stochastic", replications=40, seed=2)
+    flows = C.flow_table(stochastic)
+    mean = stochastic.raw.flows.mean(axis=0)  # [Y, G, 2, F]
+    left = flows[(flows.grade == "g1") & (flows.sex == "women") & (flows.flow == "left")]
+    assert left.sort_values("year")["count"].to_numpy() == pytest.approx(-mean[:, 1, 0, 0])
+    recruited = flows[(flows.grade == "g0") & (flows.flow == "recruited")]
+    assert (recruited["count"] >= 0).all()
+    wide = C.flows_wide(flows)
+    assert (wide[["left", "recruited"]] >= 0).all().all()
+    spec = C.flows_chart(flows, grade="g1").to_dict()
+    enc = spec["spec"]["encoding"]
+    assert spec["spec"]["mark"]["type"] == "bar"
+    assert enc["y"]["stack"] == "zero"
+    assert enc["x"]["type"] == "ordinal"  # years as labels, never "2,025"
+    assert enc["color"]["scale"]["domain"] == list(C.FLOW_COLORS)
+    assert spec["facet"]["column"]["field"] == "sex"
+    rows = next(iter(spec["datasets"].values()))
+    assert {r["grade"] for r in rows} == {"g1"}
+
+
+def test_observed_points_need_a_source():
+    data = _two_grade_vacancy()
+    assert C.observed_points(parse_scenario(data), "g1").empty  # an assumption, not published
+    data["sources"] = {"pub": {"title": "Report"}}
+    data["initial"][1].update({"source": "pub", "locator": "table 1"})
+    scenario = parse_scenario(data)
+    pts = C.observed_points(scenario, "g1")
+    assert pts.to_dict("records") == [
+        {"year": 2000, "share": 0.2, "source": "pub", "where": "table 1"}
+    ]
+    # A group is published only when every grade in it is.
+    assert C.observed_points(scenario, "all_grades").empty
+    spec = C.fan_chart(_fan_frame(), targets=[TARGET], observed=pts).to_dict()
+    (square,) = [p for p in _by_mark(spec, "point") if p["mark"].get("shape") == "square"]
+    assert _series_name(square) == C.OBSERVED_SERIES
+    assert _rows(spec, square)[0]["source"] == "pub"
+    domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
+    assert domains == {(*C.FAN_SERIES, C.OBSERVED_SERIES)}
+
+
+def test_results_excel_has_one_sheet_per_table():
+    from simulator import run_and_summarize
+
+    scenario = parse_scenario(_two_grade_vacancy())
+    expected, stochastic, summary = run_and_summarize(scenario, "stochastic", 30, 1)
+    tables = C.run_tables(expected, stochastic)
+    import io
+
+    book = pd.read_excel(io.BytesIO(C.results_excel(scenario, summary, tables)), sheet_name=None)
+    assert list(book) == [
+        "targets",
+        "shares",
+        "headcount",
+        "flows",
+        "assumptions",
+        "sources",
+        "run",
+    ]
+    assert book["targets"]["target"].tolist() == ["top", "entry"]
+    assert book["targets"]["probability"].tolist() == pytest.approx(
+        [t["probability"] for t in summary["targets"]]
+    )
+    assert len(book["shares"]) == len(tables["shares"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts of the Compare, Sweeps, What-it-takes and Data pages (app/charts.py)
+# ---------------------------------------------------------------------------------------------
+def test_compare_and_difference_charts():
+    from app import charts as H
+
+    targets = pd.DataFrame(
+        [
+            {
+                "scenario": "A: base",
+                "target": "t",
+                "status": "ok",
+                "probability": 0.2,
+                "probability_low": 0.1,
+                "probability_high": 0.3,
+            },
+            {
+                "scenario": "B: floor",
+                "target": "t",
+                "status": "ok",
+                "probability": 0.7,
+                "probability_low": 0.6,
+                "probability_high": 0.8,
+            },
+            {"scenario": "B: floor", "target": "u", "status": "not applicable"},
+        ]
+    )
+    spec = H.compare_chart(targets).to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert [(r["key"], r["probability"]) for r in rows] == [("A", 0.2), ("B", 0.7)]
+    bar, rule = spec["spec"]["layer"]
+    assert bar["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    assert (rule["encoding"]["x"]["field"], rule["encoding"]["x2"]["field"]) == (
+        "probability_low",
+        "probability_high",
+    )
+    diffs = pd.DataFrame(
+        [
+            {
+                "a": "A: base",
+                "b": "B: floor",
+                "target": "t",
+                "probability_difference": 0.5,
+                "probability_low": 0.4,
+                "probability_high": 0.6,
+                "share_difference": 0.05,
+                "share_low": 0.04,
+                "share_high": 0.06,
+            }
+        ]
+    )
+    dspec = H.difference_chart(diffs, field="share").to_dict()
+    fields = {json.dumps(layer["encoding"].get("x", {}).get("field")) for layer in dspec["layer"]}
+    assert {'"share_difference"', '"share_low"', '"zero"'} <= fields
+
+
+def test_sweep_helpers_and_heatmap(tmp_path):
+    from app import charts as H
+
+    summary = pd.DataFrame(
+        {
+            "point": range(4),
+            "label": ["p"] * 4,
+            "a": [0.1, 0.1, 0.2, 0.2],
+            "b": [1, 2, 1, 2],
+            "status": ["ok", "ok", "ok", "failed"],
+            "t.probability": [0.1, 0.5, 0.9, np.nan],
+            "t.share_median": [0.1, 0.2, 0.3, np.nan],
+        }
+    )
+    assert H.sweep_levers({}, summary) == ["a", "b"]
+    assert H.sweep_targets(summary) == ["t"]
+    grid = H.sweep_grid(summary, "t", "a", "b")
+    assert len(grid) == 3  # the failed point is left out
+    spec = H.sweep_heatmap(grid, x="a", y="b", goal=0.5).to_dict()
+    rect, outline, text = spec["layer"]
+    assert rect["encoding"]["color"]["field"] == "probability"
+    assert rect["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    assert outline["transform"] == [{"filter": "datum.goal_met"}]
+    assert text["encoding"]["text"]["field"] == "text"
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [r["text"] for r in rows] == ["10 %", "50 %", "90 %"]
+    assert [r["goal_met"] for r in rows] == [False, True, True]
+    with pytest.raises(ValueError, match="fix the other levers"):
+        H.sweep_grid(summary.assign(b=1), "t", "a", "b")
+    # Directory discovery: only folders with a manifest and a summary.
+    good = tmp_path / "x" / "run1"
+    good.mkdir(parents=True)
+    (good / "manifest.json").write_text("{}")
+    summary.to_parquet(good / "summary.parquet")
+    (tmp_path / "empty").mkdir()
+    assert list(H.sweep_dirs(tmp_path)) == ["x/run1"]
+    manifest, loaded = H.load_sweep(good)
+    assert manifest == {}
+    assert len(loaded) == 4
+
+
+def test_waterfall_reach_goal_seek_and_fit_charts():
+    from app import charts as H
+
+    steps = [
+        {"label": "2024 share", "kind": "level", "start": 0.0, "end": 0.09},
+        {"label": "inertia", "kind": "change", "start": 0.09, "end": 0.14},
+        {"label": "promotion", "kind": "change", "start": 0.14, "end": 0.12},
+        {"label": "2030 share", "kind": "level", "start": 0.0, "end": 0.12},
+    ]
+    spec = H.waterfall_chart(steps).to_dict()
+    rows = spec["layer"][0].get("data") or spec["datasets"][spec["data"]["name"]]
+    rows = spec["datasets"][spec["data"]["name"]] if isinstance(rows, dict) else rows
+    assert [r["kind_colour"] for r in rows] == ["level", "up", "down", "level"]
+    assert [r["text"] for r in rows] == ["9.0 %", "+5.0 pp", "-2.0 pp", "12.0 %"]
+    reach = H.reach_chart([2024, 2025], [0.1, 0.3], [0.1, 0.12], level=0.2, deadline=2025)
+    rspec = reach.to_dict()
+    assert rspec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["best case", "scenario"]
+    gs = H.goal_seek_chart(
+        [{"value": 0.0, "probability": 0.0}, {"value": 1.0, "probability": 1.0}],
+        y="probability",
+        goal=0.8,
+        answer=0.4,
+        x_title="floor",
+    ).to_dict()
+    assert len(gs["layer"]) == 3  # points, goal rule, answer rule
+    fit = H.fit_chart(
+        pd.DataFrame(
+            {"label": ["a"], "observed": [0.2], "fitted": [0.21], "low": [0.18], "high": [0.24]}
+        )
+    ).to_dict()
+    assert [layer["encoding"]["x"]["field"] for layer in fit["layer"]] == [
+        "low",
+        "fitted",
+        "observed",
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import components as C
+from app import state
 from simulator import __version__
 
 st.title("About the model")
@@ -80,3 +82,39 @@ under *Assumptions and sources* on the Explore page. Read results as "what these
 imply", not as a forecast.
 """
 )
+
+
+def assumption_cards() -> None:
+    """One card per block of the current scenario: its source, or the assumption it rests on."""
+    state.adopt_url_view()
+    view = state.current()
+    if view is None:
+        return
+    st.query_params.from_dict(view.get("url", {}))
+    scenario = state.scenario_from_json(view["base_json"])
+    st.header("Assumptions of the current scenario")
+    st.caption(
+        f"{C.md_escape(scenario.name)} — every number states where it comes from: a published "
+        "source (with the line or page) or an assumption (what is assumed, and why)."
+    )
+    rows = C.provenance_rows(scenario)
+    n_assumed = sum(1 for r in rows if r["assumption"])
+    st.markdown(
+        f"**{len(rows)}** blocks · **{sum(1 for r in rows if r['source'])}** cite a source · "
+        f"**{n_assumed}** rest (also) on an assumption"
+    )
+    cols = st.columns(2)
+    for i, row in enumerate(rows):
+        with cols[i % 2].container(border=True):
+            st.markdown(f"**{C.md_escape(row['block'])}**")
+            if row["source"]:
+                ids = C._ids(row["source"])
+                titles = [scenario.sources[s].title for s in ids if s in scenario.sources]
+                title = f" — {C.md_escape('; '.join(titles))}" if titles else ""
+                where = f" ({C.md_escape(row['locator'])})" if row["locator"] else ""
+                st.markdown(f":blue-badge[Source] `{', '.join(ids)}`{title}{where}")
+            if row["assumption"]:
+                st.markdown(f":orange-badge[Assumption] {C.md_escape(row['assumption'])}")
+
+
+state.guarded(assumption_cards, "About")

@@ -1,10 +1,16 @@
 """Explore page: run a shipped scenario and see how likely its targets are to be met.
 
-Widgets (sidebar, all keyed and kept for the session): scenario, replications, seed, and two
-what-if levers — a constant women's share of intake, and women's relative odds in
-vacancy-mode promotions. ``scenario``, ``reps``, ``seed``, ``women_intake`` (percent) and
-``women_odds`` are read from the URL on the first run of a session (bad values: a warning and
-the default) and written back whenever they change, so a URL reproduces a view.
+Widgets (sidebar, all keyed and kept for the session): scenario (a shipped file or an
+uploaded one), replications, seed, and the what-if levers — a constant women's share of
+intake, women's relative odds in vacancy-mode promotions, and under "More levers" a floor on
+women's share of vacancy promotions, women's and men's attrition (retention) as a percentage
+of the scenario's, and the establishment as a percentage of the scenario's posts. The run
+settings and every lever are read from the URL on the first run of a session (bad values: a
+warning and the default) and written back whenever they change, so a URL reproduces a view
+(uploaded files cannot travel in a URL: download their TOML instead).
+
+Uploads are parsed as data only (TOML or JSON), limited to 256 KiB, and validated like
+``parity run``: every problem is listed in the page as ``path: message (got value)``.
 
 Runs are cached on hashable inputs only: the canonical JSON text of the (possibly
 overridden) scenario, the number of replications and the seed.
@@ -12,12 +18,14 @@ overridden) scenario, the number of replications and the seed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import streamlit as st
 
 from app import components as C
-from simulator import Scenario, ScenarioError, loads_scenario, run_and_summarize
+from app import state
+from simulator import Scenario, ScenarioError
 
 log = logging.getLogger("parity.app")
 
@@ -28,38 +36,36 @@ K_SHARE_ON = "whatif_share_on"
 K_SHARE = "women_intake"
 K_ODDS_ON = "whatif_odds_on"
 K_ODDS = "women_odds"
+K_FLOOR = "women_floor"
+K_WATTR = "women_attrition"
+K_MATTR = "men_attrition"
+K_EST = "establishment"
 K_POP = "population"
+K_FLOW_GRADE = "flow_grade"
+K_UPLOAD = "upload"
+K_UPLOAD_SEEN = "_upload_seen"
+K_UPLOAD_ERROR = "_upload_error"
 K_URL_READ = "_explore_url_read"
 K_URL_WARNINGS = "_explore_url_warnings"
-SCENARIO_DEPENDENT = (K_SEED, K_SHARE_ON, K_SHARE, K_ODDS_ON, K_ODDS, K_POP)
+SCENARIO_DEPENDENT = (
+    K_SEED,
+    K_SHARE_ON,
+    K_SHARE,
+    K_ODDS_ON,
+    K_ODDS,
+    K_FLOOR,
+    K_WATTR,
+    K_MATTR,
+    K_EST,
+    K_POP,
+    K_FLOW_GRADE,
+)
 FALLBACK_SEED = 20250701
 
 
-# ---------------------------------------------------------------------------------------------
-# Cached work (hashable arguments only)
-# ---------------------------------------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner=False)
-def check_scenario_file(raw: bytes, source: str) -> tuple[str | None, list[str]]:
-    """Validate a scenario file: (canonical JSON, []) or (None, one line per problem)."""
-    try:
-        scenario = loads_scenario(raw, "toml", source=source)
-    except ScenarioError as exc:
-        return None, [str(issue) for issue in exc.issues]
-    return C.scenario_json(scenario), []
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def scenario_from_json(text: str) -> Scenario:
-    """The validated (immutable) scenario of a canonical JSON text; shared, never mutated."""
-    return C.scenario_from_json(text)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def simulate(scenario_text: str, replications: int, seed: int) -> dict:
-    """Run the expected and the stochastic engine; return the summary and small tables."""
-    scenario = C.scenario_from_json(scenario_text)
-    expected, stochastic, summary = run_and_summarize(scenario, "stochastic", replications, seed)
-    return {"summary": summary, **C.run_tables(expected, stochastic)}
+check_scenario_file = state.check_scenario_file
+scenario_from_json = state.scenario_from_json
+simulate = state.simulate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +97,10 @@ def _read_url_once(ids: list[str]) -> None:
     if qs.women_odds is not None:
         ss[K_ODDS_ON] = True
         ss[K_ODDS] = qs.women_odds
+    for key in (K_FLOOR, K_WATTR, K_MATTR, K_EST):
+        value = getattr(qs, key)
+        if value is not None:
+            ss[key] = value
 
 
 def _defaults_for(scenario: Scenario) -> None:
@@ -100,11 +110,49 @@ def _defaults_for(scenario: Scenario) -> None:
     seed = scenario.simulation.seed
     ss.setdefault(K_SEED, seed if seed <= C.SEED_MAX else FALLBACK_SEED)
     ss.setdefault(K_SHARE_ON, False)
-    ss.setdefault(K_SHARE, round(100 * C.baseline_intake_share(scenario)))
+    share = C.baseline_intake_share(scenario)
+    ss.setdefault(K_SHARE, round(100 * share) if share is not None else 50)
     ss.setdefault(K_ODDS_ON, False)
     odds = [p.women_odds for p in scenario.promotions if p.mode == "vacancy"]
     # The widget's bounds: a scenario's own odds outside them start at the nearest bound.
     ss.setdefault(K_ODDS, min(max(float(odds[0]), C.ODDS_MIN), C.ODDS_MAX) if odds else 1.0)
+    ss.setdefault(K_FLOOR, floor_default(scenario))
+    ss.setdefault(K_WATTR, 100)
+    ss.setdefault(K_MATTR, 100)
+    ss.setdefault(K_EST, 100)
+
+
+def floor_default(scenario: Scenario) -> int:
+    """The scenario's own floor on women's share of vacancy promotions (first step), percent."""
+    floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
+    return round(100 * floors[0]) if floors else 0
+
+
+def has_establishment(scenario: Scenario) -> bool:
+    """Whether any grade has an establishment (authorised posts)."""
+    return any(g.establishment is not None for g in scenario.grades)
+
+
+def _take_upload() -> None:
+    """Validate a newly uploaded file; a valid one becomes the selected scenario."""
+    ss = st.session_state
+    upload = ss.get(K_UPLOAD)
+    if upload is None:
+        ss.pop(K_UPLOAD_SEEN, None)
+        ss.pop(K_UPLOAD_ERROR, None)
+        return
+    raw = upload.getvalue()
+    digest = hashlib.sha256(raw).hexdigest()
+    if ss.get(K_UPLOAD_SEEN) == digest:
+        return
+    ss[K_UPLOAD_SEEN] = digest
+    uid, issues = state.add_upload(raw, upload.name)
+    if uid is None:
+        ss[K_UPLOAD_ERROR] = (upload.name, issues)
+        return
+    ss.pop(K_UPLOAD_ERROR, None)
+    _reset_scenario_settings()
+    ss[K_SCENARIO] = uid
 
 
 def _write_url(settings: dict[str, str]) -> None:
@@ -121,10 +169,7 @@ def _write_url(settings: dict[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------------------------
-def show_issues(title: str, issues: list[str]) -> None:
-    """One st.error listing every problem (never a traceback)."""
-    lines = "\n".join(f"- {C.md_escape(issue)}" for issue in issues)
-    st.error(f"**{C.md_escape(title)}**\n\n{lines}", icon=":material/error:")
+show_issues = state.show_issues
 
 
 def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario | None:
@@ -139,6 +184,15 @@ def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario |
             on_change=_reset_scenario_settings,
             persist_state="session",
             help="The scenario files shipped in scenarios/*.toml.",
+        )
+        st.file_uploader(
+            "Or upload a scenario file",
+            type=state.UPLOAD_TYPES,
+            key=K_UPLOAD,
+            max_upload_size=1,
+            help="A scenario file (TOML or JSON, see docs/scenario-format.md), up to 256 KiB. "
+            "It is read as data only and validated like `parity run`; it stays for this "
+            "browser session and is not stored on the server.",
         )
         sid = st.session_state[K_SCENARIO]
         text, _ = checked[sid]
@@ -168,25 +222,8 @@ def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario |
             "give identical results. Defaults to the scenario's own seed, as in `parity run`.",
         )
         st.subheader("What if …")
-        st.toggle(
-            "Change the women's share of intake",
-            key=K_SHARE_ON,
-            persist_state="session",
-            help="Replace the scenario's women's share of intake by one constant value for "
-            "every projection year.",
-        )
-        if st.session_state[K_SHARE_ON]:
-            st.slider(
-                "Women's share of intake",
-                min_value=0,
-                max_value=100,
-                step=1,
-                format="%d %%",
-                key=K_SHARE,
-                persist_state="session",
-                help="Recruits reach the upper grades only after their years in the grades "
-                "below, so a change in intake may not show in a top grade before a deadline.",
-            )
+        if C.has_intake_share(scenario):
+            intake_lever()
         if C.vacancy_steps(scenario):
             st.toggle(
                 "Change women's odds in vacancy promotions",
@@ -206,7 +243,97 @@ def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario |
                     key=K_ODDS,
                     persist_state="session",
                 )
+        with st.expander("More levers: retention, promotion floor, posts"):
+            if C.vacancy_steps(scenario):
+                st.slider(
+                    "Floor on women's share of vacancy promotions",
+                    min_value=0,
+                    max_value=100,
+                    step=1,
+                    format="%d %%",
+                    key=K_FLOOR,
+                    persist_state="session",
+                    help="At least this share of the promotions into "
+                    + ", ".join(C.vacancy_steps(scenario))
+                    + " go to women, as far as eligible women exist. Starts at the "
+                    "scenario's own floor.",
+                )
+            st.slider(
+                "Women's attrition (% of the scenario's)",
+                min_value=C.ATTRITION_PCT_MIN,
+                max_value=C.ATTRITION_PCT_MAX,
+                step=5,
+                format="%d %%",
+                key=K_WATTR,
+                persist_state="session",
+                help="Every annual leaving probability of women, as a percentage of the "
+                "scenario's: 80 % means a fifth fewer women leave (better retention).",
+            )
+            st.slider(
+                "Men's attrition (% of the scenario's)",
+                min_value=C.ATTRITION_PCT_MIN,
+                max_value=C.ATTRITION_PCT_MAX,
+                step=5,
+                format="%d %%",
+                key=K_MATTR,
+                persist_state="session",
+            )
+            if has_establishment(scenario):
+                st.slider(
+                    "Establishment (% of the scenario's posts)",
+                    min_value=C.ESTABLISHMENT_PCT_MIN,
+                    max_value=C.ESTABLISHMENT_PCT_MAX,
+                    step=5,
+                    format="%d %%",
+                    key=K_EST,
+                    persist_state="session",
+                    help="The authorised posts of every grade with an establishment ("
+                    + ", ".join(g.id for g in scenario.grades if g.establishment is not None)
+                    + "), as a percentage of the scenario's, rounded to whole posts.",
+                )
     return scenario
+
+
+def intake_lever() -> None:
+    """The women's-share-of-intake toggle and slider."""
+    st.toggle(
+        "Change the women's share of intake",
+        key=K_SHARE_ON,
+        persist_state="session",
+        help="Replace the scenario's women's share of intake by one constant value for "
+        "every projection year.",
+    )
+    if st.session_state[K_SHARE_ON]:
+        st.slider(
+            "Women's share of intake",
+            min_value=0,
+            max_value=100,
+            step=1,
+            format="%d %%",
+            key=K_SHARE,
+            persist_state="session",
+            help="Recruits reach the upper grades only after their years in the grades "
+            "below, so a change in intake may not show in a top grade before a deadline.",
+        )
+
+
+def active_levers(scenario: Scenario) -> dict[str, float]:
+    """The levers in force as ``apply_what_if`` keyword arguments (only the changed ones)."""
+    ss = st.session_state
+    out: dict[str, float] = {}
+    if ss[K_SHARE_ON] and C.has_intake_share(scenario):
+        out["women_share"] = ss[K_SHARE] / 100
+    if ss[K_ODDS_ON] and C.vacancy_steps(scenario):
+        out["vacancy_odds"] = float(ss[K_ODDS])
+    if C.vacancy_steps(scenario) and ss[K_FLOOR] != floor_default(scenario):
+        out["women_floor"] = ss[K_FLOOR] / 100
+    if ss[K_WATTR] != 100:
+        out["women_attrition"] = ss[K_WATTR] / 100
+    if ss[K_MATTR] != 100:
+        out["men_attrition"] = ss[K_MATTR] / 100
+    if has_establishment(scenario) and ss[K_EST] != 100:
+        out["establishment"] = ss[K_EST] / 100
+    return out
 
 
 def what_if_notes(scenario: Scenario, share: float | None, odds: float | None) -> list[str]:
@@ -230,6 +357,39 @@ def what_if_notes(scenario: Scenario, share: float | None, odds: float | None) -
         if pols:
             note += f" The scenario's policies on promotion odds still apply: {', '.join(pols)}."
         notes.append(note)
+    return notes
+
+
+def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
+    """Plain-language notes on every active lever."""
+    notes = what_if_notes(scenario, levers.get("women_share"), levers.get("vacancy_odds"))
+    steps = ", ".join(C.vacancy_steps(scenario))
+    if "women_floor" in levers:
+        note = (
+            f"What-if: at least {C.fmt_pct(levers['women_floor'], 0)} of the promotions into "
+            f"{steps} go to women, as far as eligible women exist (the scenario has "
+            f"{floor_default(scenario)} %)."
+        )
+        pols = C.policies_on(scenario, "promotion.women_floor")
+        if pols:
+            note += f" The scenario's policies on the floor still apply: {', '.join(pols)}."
+        notes.append(note)
+    for key, who in (("women_attrition", "women"), ("men_attrition", "men")):
+        if key in levers:
+            note = (
+                f"What-if: {who}'s attrition is {C.fmt_pct(levers[key], 0)} of the scenario's "
+                "in every grade."
+            )
+            pols = C.policies_on(scenario, "attrition")
+            if pols:
+                note += f" The scenario's attrition policies still apply: {', '.join(pols)}."
+            notes.append(note)
+    if "establishment" in levers:
+        grades = ", ".join(g.id for g in scenario.grades if g.establishment is not None)
+        notes.append(
+            f"What-if: the establishment of {grades} is {C.fmt_pct(levers['establishment'], 0)} "
+            "of the scenario's posts."
+        )
     return notes
 
 
@@ -275,10 +435,13 @@ def target_cards(scenario: Scenario, summary: dict) -> None:
             c4.caption(card["never"])
 
 
-def charts(scenario: Scenario, result: dict) -> None:
-    """Fan chart of a chosen population, headcount chart and table."""
-    summary = result["summary"]
-    options = C.population_options(scenario)
+def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> None:
+    """Fan chart of a chosen population, headcount and flows charts and tables.
+
+    ``run_key`` = (canonical JSON, replications, seed) of the run: the cache key of the specs.
+    """
+    present = set(result["shares"]["population"])
+    options = [p for p in C.population_options(scenario) if p in present]
     if st.session_state.get(K_POP) not in options:
         st.session_state[K_POP] = options[0]
     st.subheader("Women's share over time")
@@ -289,17 +452,21 @@ def charts(scenario: Scenario, result: dict) -> None:
         format_func=lambda p: C.population_label(scenario, p),
         persist_state="session",
     )
-    targets = [t for t in summary["targets"] if t["population"] == population]
-    chart = C.fan_chart(C.fan_data(result["shares"], population), targets=targets)
-    st.altair_chart(chart, width="stretch")
+    observed = C.observed_points(scenario, population)
+    state.chart(state.fan_spec(*run_key, population), stretch=True)
     st.caption(
         "Bands: the middle 50 % and 90 % of Monte Carlo runs; solid line: their median; "
         "dashed: the expected engine. Green: target level, diamond at its deadline. "
-        "Years are year-ends."
+        "Black squares: published figures. Years are year-ends."
     )
+    for row in observed.itertuples():
+        st.caption(
+            f"Published: {C.fmt_pct(row.share, 1)} women at the end of {row.year} — source "
+            f"`{row.source}`" + (f" ({C.md_escape(row.where)})" if row.where else "")
+        )
 
     st.subheader("Headcount by grade")
-    st.altair_chart(C.headcount_chart(result["stocks"], grade_order=scenario.grade_ids))
+    state.chart(state.headcount_spec(*run_key))
     table = C.headcount_table(result["stocks"])
     table["women_share"] = 100 * table["women_share"]  # shown as "12.1 %"
     with st.expander("Headcount table (mean over runs)"):
@@ -315,11 +482,29 @@ def charts(scenario: Scenario, result: dict) -> None:
                 "women_share": st.column_config.NumberColumn("Women's share", format="%.1f %%"),
             },
         )
-        st.download_button(
-            "Download women's-share quantiles (CSV)",
-            data=result["shares"].to_csv(index=False),
-            file_name="shares_quantiles.csv",
-            mime="text/csv",
+
+    st.subheader("Flows")
+    grades = scenario.grade_ids
+    if st.session_state.get(K_FLOW_GRADE) not in grades:
+        st.session_state[K_FLOW_GRADE] = grades[-1]
+    grade = st.selectbox(
+        "Grade",
+        grades,
+        key=K_FLOW_GRADE,
+        format_func=lambda g: C.population_label(scenario, g),
+        persist_state="session",
+    )
+    state.chart(state.flows_spec(*run_key, grade))
+    st.caption(
+        "Mean number of people a year over the runs: inflows above zero (recruited, promoted "
+        "in, lateral entry), outflows below (left, promoted out)."
+    )
+    flows = C.flows_wide(result["flows"])
+    with st.expander("Flows table (mean over runs)"):
+        st.dataframe(
+            flows[flows["grade"] == grade],
+            hide_index=True,
+            column_config={"year": st.column_config.NumberColumn("Year", format="%d")},
         )
 
 
@@ -357,27 +542,86 @@ def assumptions(scenario: Scenario) -> None:
         st.markdown("\n".join(items))
 
 
+def downloads(view: dict, run_scenario: Scenario, result: dict) -> None:
+    """Scenario (TOML), results (CSV, Excel) and the board report (offline HTML)."""
+    st.subheader("Downloads")
+    stem = view["sid"] if C.SAFE_PATH.match(view["sid"]) else "scenario"
+    stem += "-whatif" if view["notes"] else ""
+    text, reps, seed = view["run_json"], view["reps"], view["seed"]
+    notes, reproduce = tuple(view["notes"]), view.get("reproduce", "")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button(
+        "Scenario (TOML)",
+        data=C.scenario_toml(run_scenario),
+        file_name=f"{stem}.toml",
+        mime="application/toml",
+        on_click="ignore",
+        icon=":material/description:",
+        help="The scenario with the levers above applied: `parity run` reads it.",
+    )
+    c2.download_button(
+        "Results (CSV)",
+        data=C.results_csv(result["summary"], result),
+        file_name=f"{stem}-shares.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        help="Quantiles of the women's share by population and year.",
+    )
+    c3.download_button(
+        "Results (Excel)",
+        data=lambda: state.results_excel(text, reps, seed),
+        file_name=f"{stem}-results.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        on_click="ignore",
+        icon=":material/grid_on:",
+        help="Targets, shares, headcount, flows, assumptions and sources, one sheet each.",
+    )
+    c4.download_button(
+        "Report (HTML)",
+        data=lambda: state.report_html(text, reps, seed, notes, reproduce),
+        file_name=f"{stem}-report.html",
+        mime="text/html",
+        on_click="ignore",
+        type="primary",
+        icon=":material/summarize:",
+        help="One self-contained file for the board: charts, targets, assumptions and "
+        "sources. It opens offline and loads nothing from the network.",
+    )
+
+
 def explore() -> None:
     """The page."""
+    _take_upload()
     directory = C.scenario_dir()
-    files = C.list_scenario_files(directory)
-    if not files:
+    files, checked = state.shipped()
+    uploaded = state.uploads()
+    if not files and not uploaded:
         st.title("Explore a scenario")
         st.info(
             f"No scenario files found in `{directory}`. Add a scenario (`*.toml`, see "
             "docs/scenario-format.md) to that folder and reload the page.",
             icon=":material/folder_open:",
         )
+        with st.sidebar:
+            st.file_uploader(
+                "Or upload a scenario file",
+                type=state.UPLOAD_TYPES,
+                key=K_UPLOAD,
+                max_upload_size=1,
+            )
+        upload_error()
         return
-    checked = {
-        sid: check_scenario_file(path.read_bytes(), path.name) for sid, path in files.items()
-    }
-    ids = list(files)
+    for uid, text in uploaded.items():
+        checked[uid] = (text, [])
+    ids = list(checked)
     labels = {
         sid: (scenario_from_json(text).name if text else f"{files[sid].name} (invalid)")
         for sid, (text, _) in checked.items()
     }
-    _read_url_once(ids)
+    for uid in uploaded:
+        labels[uid] += " (uploaded)"
+    _read_url_once(list(files))
     if st.session_state.get(K_SCENARIO) not in ids:
         valid = [sid for sid in ids if checked[sid][0] is not None]
         st.session_state[K_SCENARIO] = (valid or ids)[0]
@@ -385,7 +629,9 @@ def explore() -> None:
     scenario = sidebar(ids, labels, checked)
     for warning in st.session_state.pop(K_URL_WARNINGS, []):
         st.warning(warning, icon=":material/link_off:")
+    upload_error()
     sid = st.session_state[K_SCENARIO]
+    is_upload = sid in uploaded
     if scenario is None:
         st.title("Explore a scenario")
         show_issues(f"{files[sid].name} is not a valid scenario", checked[sid][1])
@@ -394,13 +640,22 @@ def explore() -> None:
 
     ss = st.session_state
     reps, seed = int(ss[K_REPS]), int(ss[K_SEED])
-    share = ss[K_SHARE] / 100 if ss[K_SHARE_ON] else None
-    odds = float(ss[K_ODDS]) if ss[K_ODDS_ON] and C.vacancy_steps(scenario) else None
-    url = {"scenario": sid, "reps": str(reps), "seed": str(seed)}
-    if share is not None:
+    levers = active_levers(scenario)
+    url = {"reps": str(reps), "seed": str(seed)}
+    if not is_upload:
+        url["scenario"] = sid
+    if "women_share" in levers:
         url["women_intake"] = str(ss[K_SHARE])
-    if odds is not None:
-        url["women_odds"] = f"{odds:g}"
+    if "vacancy_odds" in levers:
+        url["women_odds"] = f"{levers['vacancy_odds']:g}"
+    for key, lever in (
+        (K_FLOOR, "women_floor"),
+        (K_WATTR, "women_attrition"),
+        (K_MATTR, "men_attrition"),
+        (K_EST, "establishment"),
+    ):
+        if lever in levers:
+            url[key] = str(ss[key])
     _write_url(url)
 
     st.title(C.md_escape(scenario.name))
@@ -408,46 +663,66 @@ def explore() -> None:
         st.caption(C.md_escape(scenario.organisation))
     if scenario.description.strip():
         st.markdown(C.md_escape(scenario.description.strip()))
-    for note in what_if_notes(scenario, share, odds):
+    if is_upload:
+        st.info(
+            "An uploaded scenario cannot travel in a link: share its TOML file (Downloads, "
+            "below) together with the seed and replications shown under the title.",
+            icon=":material/upload_file:",
+        )
+    notes = lever_notes(scenario, levers)
+    for note in notes:
         st.info(C.md_escape(note), icon=":material/tune:")
 
     try:
-        run_scenario = C.apply_what_if(scenario, women_share=share, vacancy_odds=odds)
+        run_scenario = C.apply_what_if(scenario, **levers)
     except ScenarioError as exc:
         show_issues("The what-if settings make the scenario invalid", [str(i) for i in exc.issues])
         return
+    run_json = C.scenario_json(run_scenario)
     with st.spinner("Simulating …"):
         try:
-            result = simulate(C.scenario_json(run_scenario), reps, seed)
+            result = simulate(run_json, reps, seed)
         except ScenarioError as exc:
             show_issues("The scenario cannot be run", [str(i) for i in exc.issues])
             return
     summary = result["summary"]
-    path = C.display_path(files[sid])
-    reproduce = (
-        f" · reproduce with `parity run {path} --reps {reps} --seed {seed}`"
-        if share is None and odds is None and C.SAFE_PATH.match(path)
-        else ""
-    )
+    reproduce = ""
+    if not is_upload:
+        path = C.display_path(files[sid])
+        if not levers and C.SAFE_PATH.match(path):
+            reproduce = f"parity run {path} --reps {reps} --seed {seed}"
+    view = {
+        "sid": sid,
+        "label": labels[sid],
+        "base_json": checked[sid][0],
+        "run_json": run_json,
+        "reps": reps,
+        "seed": seed,
+        "notes": notes,
+        "levers": levers,
+        "url": url,
+        "reproduce": reproduce,
+    }
+    state.set_current(view)
     st.caption(
         f"{summary['replications']} replications · seed {seed} · scenario sha256 "
         f"{summary['scenario_sha256'][:12]} · uncertainty: "
-        f"{C.md_escape(summary['uncertainty'])}{reproduce}"
+        f"{C.md_escape(summary['uncertainty'])}"
+        + (f" · reproduce with `{reproduce}`" if reproduce else "")
     )
     st.subheader("Targets")
     target_cards(run_scenario, summary)
-    charts(run_scenario, result)
+    charts(run_scenario, result, (run_json, reps, seed))
+    downloads(view, run_scenario, result)
     assumptions(scenario)
 
 
-try:
-    explore()
-except ScenarioError as exc:  # a problem in the input: say what and where
-    show_issues("Invalid input", [str(i) for i in exc.issues])
-except Exception:  # never show a user a traceback; log it for the operator
-    log.exception("Explore page failed")
-    st.error(
-        "Something went wrong while building this page. The details are in the server log; "
-        "try other settings or reload the page.",
-        icon=":material/error:",
-    )
+def upload_error() -> None:
+    """The problems of the last uploaded file, if it was invalid (while it is still chosen)."""
+    err = st.session_state.get(K_UPLOAD_ERROR)
+    if err:
+        name, issues = err
+        show_issues(f"The uploaded file {name} is not a valid scenario", issues)
+
+
+state.guarded(explore, "Explore")

@@ -1,0 +1,260 @@
+"""What it takes: goal seek, the reachability bound and the gap decomposition.
+
+All three work on the current view (the Explore scenario with its levers) and one of its
+targets, through :mod:`simulator.decision`:
+
+* **Goal seek** (``solve``) — the value of one lever at which the target is met, in
+  expectation (expected engine, instant) or with a chosen probability (stochastic engine with
+  common random numbers; on request, as it runs the model a few dozen times);
+* **Reachability** (``reachability``) — the best case: every controllable flow (intake,
+  lateral hires, vacancy promotions) given to women from the first projection year; if even
+  that misses the target, no policy on those flows can meet it by the deadline;
+* **Gap decomposition** (``decompose``) — how much of the change in the share from the start
+  to the deadline comes from the starting structure (inertia) and from each lever group
+  (recruitment, attrition, promotion) compared with a gender-neutral counterpart (Shapley
+  values), as a waterfall.
+
+URL: the view's ``scenario`` and levers, plus ``target``, ``lever`` and ``p`` (percent).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import charts as H
+from app import components as C
+from app import state
+
+K_TARGET, K_LEVER, K_MODE, K_P, K_REPS = "wit_target", "wit_lever", "wit_mode", "wit_p", "wit_reps"
+K_URL_READ = "_wit_url_read"
+K_ASKED = "_wit_asked"
+MODES = ("In expectation", "With a probability")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def solve_cached(
+    text: str, target: str, lever: str, p: float | None, reps: int | None, seed: int | None
+) -> dict:
+    from simulator.decision import solve
+
+    return solve(
+        C.scenario_from_json(text), target, lever, probability=p, replications=reps, seed=seed
+    ).to_dict()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def reach_cached(text: str, target: str) -> dict:
+    from simulator.decision import reachability
+
+    return reachability(C.scenario_from_json(text), target).to_dict()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def decompose_cached(text: str, target: str) -> tuple[dict, list[dict]]:
+    from simulator.decision import decompose, waterfall_data
+
+    d = decompose(C.scenario_from_json(text), target)
+    return d.to_dict(), waterfall_data(d)
+
+
+def lever_options(scenario) -> dict[str, str]:
+    """Levers a planner controls in this scenario: ``{spec: label}``."""
+    out = {"intake_women_share": "Women's share of intake"} if C.has_intake_share(scenario) else {}
+    for p in scenario.promotions:
+        if p.mode == "vacancy":
+            out[f"promotion_floor:{p.to}"] = f"Floor on women's share of promotions into {p.to}"
+        out[f"women_odds:{p.to}"] = f"Women's relative odds of promotion into {p.to}"
+    out["women_attrition_multiplier"] = "Women's attrition (multiplier, all grades)"
+    return out
+
+
+def fmt_lever(spec: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if spec.startswith(("intake_women_share", "promotion_floor", "lateral")):
+        return C.fmt_pct(value, 1)
+    if spec.startswith("women_attrition_multiplier"):
+        return f"{value:.2f} × the scenario's"
+    return f"{value:.2f}"
+
+
+def _read_url_once(targets: list[str], levers: list[str]) -> None:
+    ss = st.session_state
+    if ss.get(K_URL_READ):
+        return
+    ss[K_URL_READ] = True
+    params = st.query_params.to_dict()
+    if params.get("target") in targets:
+        ss[K_TARGET] = params["target"]
+    if params.get("lever") in levers:
+        ss[K_LEVER] = params["lever"]
+    if "p" in params:
+        qs = C.parse_query_params({"women_floor": params["p"]}, [])
+        if qs.women_floor is not None and 50 <= qs.women_floor <= 99:
+            ss[K_MODE] = MODES[1]
+            ss[K_P] = qs.women_floor
+
+
+def goal_seek(view: dict, scenario, target) -> None:
+    st.subheader("Goal seek: which lever value meets the target?")
+    levers = lever_options(scenario)
+    ss = st.session_state
+    if ss.get(K_LEVER) not in levers:
+        ss[K_LEVER] = next(iter(levers))
+    ss.setdefault(K_MODE, MODES[0])
+    ss.setdefault(K_P, 80)
+    ss.setdefault(K_REPS, 300)
+    c1, c2 = st.columns([2, 1])
+    c1.selectbox("Lever", list(levers), key=K_LEVER, format_func=levers.get)
+    c2.radio("Met", MODES, key=K_MODE, horizontal=True)
+    lever = ss[K_LEVER]
+    p = reps = seed = None
+    if ss[K_MODE] == MODES[1]:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        c1.slider("With at least this probability", 50, 99, key=K_P, format="%d %%")
+        c2.number_input("Replications", 100, 2000, step=100, key=K_REPS)
+        p, reps, seed = ss[K_P] / 100, int(ss[K_REPS]), int(view["seed"])
+        ask = (view["run_json"], target.id, lever, p, reps, seed)
+        if c3.button("Find the value", type="primary", key="wit_go"):
+            ss[K_ASKED] = ask
+        if ss.get(K_ASKED) != ask:
+            st.caption(
+                "A search with a probability runs the stochastic engine a few dozen times "
+                f"({reps} replications each, seed {seed}, common random numbers): press "
+                "*Find the value*."
+            )
+            return
+    with st.spinner("Searching …"):
+        res = solve_cached(view["run_json"], target.id, lever, p, reps, seed)
+    status = res["status"]
+    if status == "solved":
+        direction = {"at_least": "at least", "at_most": "at most"}.get(res["direction"], "")
+        st.success(
+            f"**{C.md_escape(levers[lever])}: {direction} "
+            f"{C.md_escape(fmt_lever(lever, res['value']))}** "
+            f"(from {res.get('from_year') or '–'})",
+            icon=":material/check_circle:",
+        )
+    elif status == "met_throughout":
+        st.success("The target is met across the lever's whole range.", icon=":material/check:")
+    else:
+        st.warning("Not reachable with this lever alone.", icon=":material/block:")
+    st.markdown(C.md_escape(res["why"]))
+    cols = st.columns(3)
+    cols[0].metric("Method", "probability" if p else "expected engine", help=res["method"])
+    if res.get("probability") is not None:
+        ci = res.get("probability_ci") or [None, None]
+        cols[1].metric("Probability met at the answer", C.fmt_pct(res["probability"]))
+        cols[1].caption(f"95 % CI {C.fmt_pct(ci[0])}–{C.fmt_pct(ci[1])}")
+    if res.get("expected_share") is not None:
+        cols[2].metric("Expected share at the deadline", C.fmt_pct(res["expected_share"]))
+    unc = res.get("uncertainty")
+    if unc:
+        st.caption(f"Monte Carlo uncertainty of the answer (independent seeds): {unc}")
+    evaluations = res.get("evaluations") or []
+    y = "probability" if p else "expected_share"
+    if evaluations and all(y in e for e in evaluations):
+        goal = p if p else (target.value if target.value is not None else target.low)
+        st.altair_chart(
+            H.goal_seek_chart(
+                evaluations, y=y, goal=goal, answer=res.get("value"), x_title=levers[lever]
+            ),
+            width="stretch",
+        )
+        st.caption("Points the search evaluated; green: the goal; orange: the answer.")
+
+
+def reach(view: dict, scenario, target) -> None:
+    st.subheader("Reachability: the best case")
+    r = reach_cached(view["run_json"], target.id)
+    level = target.value if target.value is not None else target.low
+    if r["reachable"]:
+        st.info(
+            f"Best case {C.fmt_pct(r['value'])} in {r['deadline']} (scenario: "
+            f"{C.fmt_pct(r['baseline_value'])}): the target is within reach of the "
+            "controllable flows.",
+            icon=":material/trending_up:",
+        )
+    else:
+        st.warning(
+            f"Even the best case reaches only {C.fmt_pct(r['value'])} in {r['deadline']}: no "
+            "policy on intake, lateral hires and vacancy promotions meets the target by then.",
+            icon=":material/block:",
+        )
+    st.altair_chart(
+        H.reach_chart(
+            r["years"], r["path"], r["baseline_path"], level=level, deadline=r["deadline"]
+        ),
+        width="stretch",
+    )
+    st.caption("Best case, an assumption made for the bound: " + C.md_escape(r["note"]))
+
+
+def decomposition(view: dict, scenario, target) -> None:
+    st.subheader("Gap decomposition")
+    d, steps = decompose_cached(view["run_json"], target.id)
+    try:
+        from app.charts_decision import waterfall_chart  # the decision helper's chart
+    except ImportError:
+        waterfall_chart = H.waterfall_chart
+    st.altair_chart(waterfall_chart(steps), width="stretch")
+    st.caption(
+        f"Change in the women's share of {C.md_escape(d['population'])} from {d['start_year']} "
+        f"to {d['year']} (expected engine): inertia is what the starting structure alone "
+        "produces under gender-neutral flows; each lever group's term is its Shapley value "
+        "against a gender-neutral counterpart (an assumption: neutral means the starting "
+        "share of each entry point, women's attrition equal to men's, and gender-neutral "
+        "promotion)."
+    )
+    table = [{"term": t["term"], "change (pp)": round(100 * t["change"], 2)} for t in d["terms"]]
+    st.dataframe(table, hide_index=True)
+
+
+def page() -> None:
+    st.title("What it takes")
+    state.adopt_url_view()
+    view = state.current()
+    if view is None:
+        st.info("No scenario available: add one on the Explore page.", icon=":material/info:")
+        return
+    try:
+        from simulator import decision  # noqa: F401
+    except ImportError:
+        st.info(
+            "Goal seek, the reachability bound and the gap decomposition are not available "
+            "yet (simulator/decision.py is missing).",
+            icon=":material/construction:",
+        )
+        return
+    scenario = state.scenario_from_json(view["run_json"])
+    st.caption(
+        f"Scenario: {C.md_escape(view['label'])}"
+        + (" with the Explore levers" if view.get("levers") else "")
+        + f" · seed {view['seed']}"
+    )
+    if not scenario.targets:
+        st.info("This scenario has no targets.", icon=":material/info:")
+        return
+    targets = {t.id: t for t in scenario.targets}
+    _read_url_once(list(targets), list(lever_options(scenario)))
+    ss = st.session_state
+    if ss.get(K_TARGET) not in targets:
+        ss[K_TARGET] = next(iter(targets))
+    st.selectbox(
+        "Target",
+        list(targets),
+        key=K_TARGET,
+        format_func=lambda t: f"{targets[t].label or t} ({targets[t].describe()})",
+    )
+    target = targets[ss[K_TARGET]]
+    url = {k: v for k, v in view.get("url", {}).items() if k != "reps"}
+    url.update({"target": target.id, "lever": ss.get(K_LEVER, "intake_women_share")})
+    if ss.get(K_MODE) == MODES[1]:
+        url["p"] = str(ss.get(K_P, 80))
+    st.query_params.from_dict(url)
+    goal_seek(view, scenario, target)
+    reach(view, scenario, target)
+    decomposition(view, scenario, target)
+
+
+state.guarded(page, "What it takes")

@@ -1,0 +1,130 @@
+"""``parity report``: write the board report of a scenario as one offline HTML file.
+
+::
+
+    parity report FILE --out report.html [--reps N] [--seed S]
+
+:func:`add_subcommands` adds the command to the ``parity`` parser and :func:`dispatch` runs
+it (``None`` for any other command). Exit status: 0 written; 2 invalid input (the scenario
+file, with every problem listed as ``path: message (got value)``); 1 another error.
+
+Standalone: ``python -m app.report_cli report FILE --out report.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from simulator.errors import ScenarioError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
+COMMANDS = ("report",)
+
+
+def _positive_int(name: str, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
+        if not 1 <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be between 1 and {hi} (got {value})")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer (got {text!r})") from None
+    if not 0 <= value < 2**128:
+        raise argparse.ArgumentTypeError(f"--seed must be from 0 to 2**128 - 1 (got {value})")
+    return value
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report`` to a ``parity`` sub-parser set."""
+    from simulator.scenario import MAX_REPLICATIONS
+
+    p = subparsers.add_parser(
+        "report",
+        help="write a self-contained HTML report of a scenario (opens offline)",
+        description=(
+            "Run a scenario and write a report for the board: targets, fan charts, headcount, "
+            "assumptions and sources, in one HTML file that loads nothing from the network."
+        ),
+    )
+    p.add_argument("file", type=Path, help="scenario file (TOML or JSON)")
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    p.add_argument(
+        "--reps",
+        type=_positive_int("--reps", MAX_REPLICATIONS),
+        default=None,
+        help="stochastic replications (default: the scenario's simulation.replications)",
+    )
+    p.add_argument("--seed", type=_seed, default=None, help="root seed (default: the scenario's)")
+
+
+def dispatch(args: argparse.Namespace) -> int | None:
+    """Run ``report``; ``None`` if ``args.command`` is another command."""
+    if getattr(args, "command", None) not in COMMANDS:
+        return None
+    return cmd_report(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report; raise :class:`ScenarioError` on an invalid scenario file."""
+    from app.report import build_report
+    from simulator import load_scenario
+
+    scenario = load_scenario(args.file)
+    reps = args.reps if args.reps is not None else scenario.simulation.replications
+    seed = args.seed if args.seed is not None else scenario.simulation.seed
+    command = f"parity report {args.file} --out {args.out} --reps {reps} --seed {seed}"
+    text = build_report(scenario, replications=reps, seed=seed, reproduce=command)
+    out = Path(args.out)
+    try:
+        if out.parent and not out.parent.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        print(f"parity report: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INTERNAL
+    print(f"wrote {out} ({len(text.encode('utf-8')) // 1024} KiB; opens offline)", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: ``python -m app.report_cli report FILE --out report.html``."""
+    parser = argparse.ArgumentParser(prog="parity")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommands(sub)
+    args = parser.parse_args(argv)
+    try:
+        status = dispatch(args)
+    except ScenarioError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("PARITY_DEBUG"):
+            raise
+        print(
+            f"parity: internal error: {type(exc).__name__}: {exc} (set PARITY_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    return EXIT_INTERNAL if status is None else status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

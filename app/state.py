@@ -1,0 +1,245 @@
+"""Shared Streamlit-level helpers of the pages: cached engine calls and the current view.
+
+* Cached work takes **hashable inputs only**: the canonical JSON text of a scenario (see
+  :func:`app.components.scenario_json`), the number of replications and an int seed — never a
+  Generator or a mutable model.
+* The *current view* — the scenario chosen on Explore with its levers, replications and seed —
+  is kept under the non-widget key ``_current`` (widget keys vanish when their page is not
+  shown), so Compare, What it takes, Data and About work on the same scenario.
+* Uploaded scenarios live under ``_uploads`` (``{id: canonical JSON}``) for the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app import components as C
+from simulator import Scenario, ScenarioError, loads_scenario, run_and_summarize
+
+K_CURRENT = "_current"
+K_UPLOADS = "_uploads"
+MAX_UPLOAD_BYTES = 256 * 1024  # scenario files are a few KiB; enforced in code as well as config
+UPLOAD_TYPES = ["toml", "json"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached work (hashable arguments only)
+# ---------------------------------------------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def check_scenario_file(raw: bytes, source: str) -> tuple[str | None, list[str]]:
+    """Validate a scenario file: (canonical JSON, []) or (None, one line per problem).
+
+    A name ending in ``.json`` is read as JSON, anything else as TOML; both as data only.
+    """
+    fmt = "json" if source.lower().endswith(".json") else "toml"
+    if len(raw) > MAX_UPLOAD_BYTES:
+        return None, [f"(file): larger than {MAX_UPLOAD_BYTES // 1024} KiB (got {len(raw)} bytes)"]
+    try:
+        scenario = loads_scenario(raw, fmt, source=source)
+    except ScenarioError as exc:
+        return None, [str(issue) for issue in exc.issues]
+    return C.scenario_json(scenario), []
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def scenario_from_json(text: str) -> Scenario:
+    """The validated (immutable) scenario of a canonical JSON text; shared, never mutated."""
+    return C.scenario_from_json(text)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def simulate(scenario_text: str, replications: int, seed: int) -> dict:
+    """Run the expected and the stochastic engine; return the summary and small tables."""
+    scenario = C.scenario_from_json(scenario_text)
+    expected, stochastic, summary = run_and_summarize(scenario, "stochastic", replications, seed)
+    return {"summary": summary, **C.run_tables(expected, stochastic)}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def fan_spec(scenario_text: str, replications: int, seed: int, population: str) -> dict:
+    """Vega-Lite spec of a run's fan chart (cached: building a spec costs a tenth of a second)."""
+    data = simulate(scenario_text, replications, seed)
+    scenario = scenario_from_json(scenario_text)
+    targets = [t for t in data["summary"]["targets"] if t["population"] == population]
+    return C.fan_chart(
+        C.fan_data(data["shares"], population),
+        targets=targets,
+        observed=C.observed_points(scenario, population),
+    ).to_dict(validate=False)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def headcount_spec(scenario_text: str, replications: int, seed: int) -> dict:
+    """Vega-Lite spec of a run's headcount chart."""
+    data = simulate(scenario_text, replications, seed)
+    grades = scenario_from_json(scenario_text).grade_ids
+    return C.headcount_chart(data["stocks"], grade_order=grades).to_dict(validate=False)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def flows_spec(scenario_text: str, replications: int, seed: int, grade: str) -> dict:
+    """Vega-Lite spec of a run's flows chart for one grade."""
+    data = simulate(scenario_text, replications, seed)
+    return C.flows_chart(data["flows"], grade=grade).to_dict(validate=False)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def report_html(
+    scenario_text: str, replications: int, seed: int, notes: tuple[str, ...], reproduce: str
+) -> str:
+    """The board report (``app/report.py``) of a run; cached like the run itself."""
+    from app.report import build_report
+
+    scenario = C.scenario_from_json(scenario_text)
+    return build_report(
+        scenario,
+        run=simulate(scenario_text, replications, seed),
+        notes=notes,
+        reproduce=reproduce or None,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def results_excel(scenario_text: str, replications: int, seed: int) -> bytes:
+    """The run as an Excel workbook (``components.results_excel``)."""
+    scenario = C.scenario_from_json(scenario_text)
+    data = simulate(scenario_text, replications, seed)
+    return C.results_excel(scenario, data["summary"], data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios on offer
+# ---------------------------------------------------------------------------------------------
+def shipped() -> tuple[dict[str, Path], dict[str, tuple[str | None, list[str]]]]:
+    """``({id: path}, {id: (json or None, issues)})`` of the scenario folder."""
+    files = C.list_scenario_files(C.scenario_dir())
+    checked = {sid: check_scenario_file(p.read_bytes(), p.name) for sid, p in files.items()}
+    return files, checked
+
+
+def uploads() -> dict[str, str]:
+    """The session's uploaded scenarios, ``{id: canonical JSON}`` (ids start ``upload-``)."""
+    return st.session_state.setdefault(K_UPLOADS, {})
+
+
+def add_upload(raw: bytes, name: str) -> tuple[str | None, list[str]]:
+    """Validate an uploaded file; on success keep it and return ``(id, [])``."""
+    text, issues = check_scenario_file(raw, name)
+    if text is None:
+        return None, issues
+    uid = "upload-" + hashlib.sha256(raw).hexdigest()[:10]
+    uploads()[uid] = text
+    return uid, []
+
+
+def available() -> dict[str, tuple[str, str]]:
+    """Every valid scenario on offer: ``{id: (label, canonical JSON)}`` (shipped, uploads)."""
+    _files, checked = shipped()
+    out: dict[str, tuple[str, str]] = {}
+    for sid, (text, _) in checked.items():
+        if text is not None:
+            out[sid] = (scenario_from_json(text).name, text)
+    for uid, text in uploads().items():
+        out[uid] = (f"{scenario_from_json(text).name} (uploaded)", text)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The current view (set by Explore)
+# ---------------------------------------------------------------------------------------------
+def set_current(view: dict[str, Any]) -> None:
+    """Record the view Explore shows (keys: sid, label, base_json, run_json, reps, seed, notes)."""
+    st.session_state[K_CURRENT] = view
+
+
+def current() -> dict[str, Any] | None:
+    """The view Explore last showed, or the first valid shipped scenario at its defaults."""
+    view = st.session_state.get(K_CURRENT)
+    if view is not None:
+        return view
+    offer = available()
+    if not offer:
+        return None
+    sid, (label, text) = next(iter(offer.items()))
+    scenario = scenario_from_json(text)
+    seed = scenario.simulation.seed
+    return {
+        "sid": sid,
+        "label": label,
+        "base_json": text,
+        "run_json": text,
+        "reps": C.REPS_DEFAULT,
+        "seed": seed if seed <= C.SEED_MAX else 20250701,
+        "notes": [],
+    }
+
+
+def view_from_params(params: dict) -> dict[str, Any] | None:
+    """Rebuild an Explore view from URL parameters (``scenario`` and the levers), or None."""
+    files, checked = shipped()
+    qs = C.parse_query_params(params, list(files))
+    if qs.scenario is None or checked[qs.scenario][0] is None:
+        return None
+    base = checked[qs.scenario][0]
+    scenario = scenario_from_json(base)
+    levers = C.levers_from_settings(qs)
+    run_scenario = C.apply_what_if(scenario, **levers)
+    url = {k: str(v) for k, v in params.items() if k in C.QUERY_KEYS}
+    return {
+        "sid": qs.scenario,
+        "label": scenario.name,
+        "base_json": base,
+        "run_json": C.scenario_json(run_scenario),
+        "reps": qs.reps or C.REPS_DEFAULT,
+        "seed": qs.seed if qs.seed is not None else scenario.simulation.seed,
+        "notes": [f"{k}={v}" for k, v in url.items() if k not in ("scenario", "reps", "seed")],
+        "levers": levers,
+        "url": url,
+        "reproduce": "",
+    }
+
+
+def adopt_url_view() -> None:
+    """On a page other than Explore: if the URL names a scenario and no view exists yet
+    (a shared link opened directly), make that scenario with its levers the current view."""
+    if st.session_state.get(K_CURRENT) is None and "scenario" in st.query_params:
+        view = view_from_params(st.query_params.to_dict())
+        if view is not None:
+            set_current(view)
+
+
+def show_issues(title: str, issues: list[str]) -> None:
+    """One st.error listing every problem (never a traceback)."""
+    lines = "\n".join(f"- {C.md_escape(issue)}" for issue in issues)
+    st.error(f"**{C.md_escape(title)}**\n\n{lines}", icon=":material/error:")
+
+
+def guarded(page: Any, name: str) -> None:
+    """Run a page function: input problems as an error list, anything else as a plain message."""
+    import logging
+
+    try:
+        page()
+    except ScenarioError as exc:
+        show_issues("Invalid input", [str(i) for i in exc.issues])
+    except Exception:  # never show a user a traceback; log it for the operator
+        logging.getLogger("parity.app").exception("%s page failed", name)
+        st.error(
+            "Something went wrong while building this page. The details are in the server "
+            "log; try other settings or reload the page.",
+            icon=":material/error:",
+        )
+
+
+def chart(spec: dict, *, stretch: bool = False) -> None:
+    """Show a Vega-Lite spec built (and cached) from one of the pure chart builders.
+
+    The builders are unit-tested on their specs, so the JSON-schema validation and data
+    sanitising that ``st.altair_chart`` repeats on every rerun (about 0.3 s of a cached
+    Explore rerun) are skipped: the cached spec is shown as is.
+    """
+    st.vega_lite_chart(spec, width="stretch" if stretch else "content")

@@ -1,0 +1,546 @@
+"""AppTest tests of the pages beyond the basics of tests/test_app.py (no browser).
+
+Verified:
+
+* every page (Explore, Compare, What it takes, Data and calibration, Sweeps, About) renders on
+  test scenarios without an exception or an error;
+* uploads: a valid TOML or JSON file becomes the chosen scenario and its numbers are the
+  API's; an invalid file lists its problems field by field (and the page keeps showing the
+  previous scenario); an oversized file is refused; nothing raises;
+* the new levers (floor on vacancy promotions, women's/men's attrition, establishment) change
+  the displayed numbers to the API's for the changed scenario and are written to the URL;
+  a query string pre-fills them (a shared link reproduces the view);
+* downloads: the four buttons are there; the TOML they offer is the scenario with the levers;
+* Compare: the numbers equal ``simulator.decision.compare`` for the same seed; the assumption
+  diff names the changed value; the URL holds the choice;
+* What it takes: goal seek in expectation shows ``decision.solve``'s answer; with a
+  probability it waits for the button;
+* Sweeps: a sweep directory under ``$PARITY_RUNS_DIR`` is found and drawn as a heatmap of the
+  probability over two levers; URL parameters pick the levers;
+* Data: published figures come with document, locator and quote; a calibration result JSON
+  gives the fit chart and the back-test line;
+* About: one assumption card per block of the current scenario.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import tomli_w
+from streamlit.testing.v1 import AppTest
+
+from app import components as C
+from simulator import ScenarioError, loads_scenario, parse_scenario, run_and_summarize
+from tests.factories import ladder
+
+APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
+TIMEOUT_S = 30
+REPS = 100
+
+
+def _alpha() -> dict[str, Any]:
+    """One grade of 500 with 30 % turnover, 150 recruits a year (30 % women); two targets."""
+    data = ladder(
+        1,
+        start_year=2000,
+        end_year=2010,
+        initial=[(100, 400)],
+        attrition=[(0.3, 0.3)],
+        recruitment={"mode": "fixed", "intake": 150, "women_share": 0.3},
+        targets=[
+            {
+                "id": "g0-28",
+                "label": "Alpha: 28 % women by 2005",
+                "population": "g0",
+                "comparator": "at_least",
+                "value": 0.28,
+                "deadline": 2005,
+            }
+        ],
+    )
+    data["name"] = "Alpha one-grade test"
+    data["simulation"] = {"replications": 1000, "seed": 11}
+    return data
+
+
+def _beta() -> dict[str, Any]:
+    """Two grades, the top (500 posts) filled by vacancy promotion; one target on the top."""
+    data = ladder(
+        2,
+        start_year=2000,
+        end_year=2012,
+        establishment=[None, 500],
+        promotion=[{"mode": "vacancy", "min_years_in_grade": 1}],
+        targets=[
+            {
+                "id": "top-22",
+                "label": "Beta: 22 % women at the top by 2008",
+                "population": "g1",
+                "comparator": "at_least",
+                "value": 0.22,
+                "deadline": 2008,
+            }
+        ],
+    )
+    data["name"] = "Beta vacancy test"
+    data["simulation"] = {"replications": 1000, "seed": 22}
+    return data
+
+
+def _gamma() -> dict[str, Any]:
+    """Beta with a published starting state of the top grade and a 35 % target that the
+    baseline misses (a floor on vacancy promotions can meet it)."""
+    data = _beta()
+    data["name"] = "Gamma sourced test"
+    data["sources"] = {"pub": {"title": "Annual report", "locator": "table 2"}}
+    data["initial"][1]["source"] = "pub"
+    data["initial"][1]["locator"] = "line 5"
+    data["targets"][0].update(
+        {"id": "top-35", "label": "Gamma: 35 % at the top by 2008", "value": 0.35}
+    )
+    return data
+
+
+SCENARIOS = {"alpha": _alpha(), "beta": _beta(), "gamma": _gamma()}
+
+
+@pytest.fixture
+def scenario_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for stem, data in SCENARIOS.items():
+        (folder / f"{stem}.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    monkeypatch.setenv(C.SCENARIO_DIR_ENV, str(folder))
+    monkeypatch.setenv("PARITY_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("PARITY_CALIBRATION_OUT", str(tmp_path / "calout"))
+    return folder
+
+
+def new_app(**params: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.query_params.update({"reps": str(REPS), **params})
+    return at
+
+
+def metrics(at: AppTest, label: str) -> list[str]:
+    return [m.value for m in at.metric if m.label.startswith(label)]
+
+
+def api_cards(data: dict[str, Any], seed: int, **levers: float) -> list[dict[str, Any]]:
+    scenario = C.apply_what_if(parse_scenario(data), **levers)
+    _, _, summary = run_and_summarize(scenario, "stochastic", REPS, seed)
+    return C.target_cards_data(summary)
+
+
+def assert_shows(at: AppTest, cards: list[dict[str, Any]]) -> None:
+    assert metrics(at, "Probability met") == [c["probability"] for c in cards]
+    assert metrics(at, "Median share at") == [c["median"] for c in cards]
+    assert metrics(at, "Expected-engine share") == [c["expected"] for c in cards]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def unescape(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def charts(at: AppTest) -> list[tuple[dict[str, Any], list[pd.DataFrame]]]:
+    """The page's Altair charts: (Vega-Lite spec, its data sets as frames)."""
+    out = []
+    for e in at.get("vega_lite_chart"):
+        frames = [
+            pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in e.proto.datasets
+        ]
+        out.append((json.loads(e.proto.spec), frames))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Every page
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [
+        ("app_pages/compare.py", "Compare scenarios"),
+        ("app_pages/what_it_takes.py", "What it takes"),
+        ("app_pages/data.py", "Data and calibration"),
+        ("app_pages/sweeps.py", "Sweeps"),
+        ("app_pages/about.py", "About the model"),
+    ],
+)
+def test_every_page_renders_without_errors(scenario_dir, page, title):
+    at = new_app(scenario="beta").run()
+    assert_clean(at)
+    at.switch_page(page).run()
+    assert_clean(at)
+    assert at.title[0].value == title
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads
+# ---------------------------------------------------------------------------------------------
+def _upload(at: AppTest, name: str, raw: bytes, mime: str = "application/toml") -> AppTest:
+    return at.file_uploader(key="upload").set_value((name, raw, mime)).run()
+
+
+def test_valid_toml_upload_becomes_the_scenario(scenario_dir):
+    data = _beta()
+    data["name"] = "Uploaded beta"
+    data["initial"][1]["women"] = 150  # different numbers from the shipped beta
+    at = new_app().run()
+    assert at.title[0].value.startswith("Alpha")
+    _upload(at, "mine.toml", tomli_w.dumps(data).encode())
+    assert_clean(at)
+    assert unescape(at.title[0].value) == "Uploaded beta"
+    assert at.selectbox(key="scenario").value.startswith("upload-")
+    assert_shows(at, api_cards(data, 22))
+    # An upload cannot travel in a URL: no scenario key, and the page says so.
+    assert "scenario" not in at.query_params
+    assert any("cannot travel in a link" in i.value for i in at.info)
+
+
+def test_json_upload_is_read_as_json(scenario_dir):
+    data = _alpha()
+    data["name"] = "Alpha as JSON"
+    at = new_app().run()
+    _upload(at, "alpha.json", json.dumps(data).encode(), "application/json")
+    assert_clean(at)
+    assert unescape(at.title[0].value) == "Alpha as JSON"
+    assert_shows(at, api_cards(data, 11))
+
+
+def test_bad_upload_lists_field_level_problems_without_exception(scenario_dir):
+    bad = _alpha()
+    bad["attrition"][0]["women"] = 1.5
+    bad["grades"][0]["colour"] = "red"
+    at = new_app().run()
+    before = metrics(at, "Probability met")
+    _upload(at, "broken.toml", tomli_w.dumps(bad).encode())
+    assert not at.exception
+    (error,) = at.error
+    text = unescape(error.value)
+    assert "The uploaded file broken.toml is not a valid scenario" in text
+    assert "attrition[0].women" in text
+    assert "grades[0].colour" in text
+    # The page keeps showing the scenario it had.
+    assert at.title[0].value.startswith("Alpha")
+    assert metrics(at, "Probability met") == before
+    # The same problems are what the CLI reports.
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(tomli_w.dumps(bad), "toml")
+    for issue in info.value.issues:
+        assert str(issue) in text
+
+
+def test_unparseable_and_oversized_uploads_are_refused(scenario_dir):
+    at = new_app().run()
+    _upload(at, "x.toml", b"name = [unclosed")
+    assert not at.exception
+    assert "not valid TOML" in at.error[0].value
+    big = b"# " + b"x" * (300 * 1024) + b"\n"
+    _upload(at, "big.toml", big)
+    assert not at.exception
+    assert "larger than 256 KiB" in unescape(at.error[0].value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Levers, URL
+# ---------------------------------------------------------------------------------------------
+def test_more_levers_change_the_numbers_and_the_url(scenario_dir):
+    at = new_app(scenario="beta").run()
+    base = metrics(at, "Median share at")
+    at.slider(key="women_floor").set_value(60).run()
+    assert_clean(at)
+    cards = api_cards(_beta(), 22, women_floor=0.6)
+    assert_shows(at, cards)
+    assert cards[0]["median"] != base[0]
+    assert at.query_params["women_floor"] == "60"
+    at.slider(key="women_attrition").set_value(50).run()
+    assert_clean(at)
+    assert_shows(at, api_cards(_beta(), 22, women_floor=0.6, women_attrition=0.5))
+    assert at.query_params["women_attrition"] == "50"
+    # Back to the scenario's own value: the lever is off and leaves the URL.
+    at.slider(key="women_floor").set_value(0).run()
+    assert "women_floor" not in at.query_params
+    assert_shows(at, api_cards(_beta(), 22, women_attrition=0.5))
+
+
+def test_query_string_prefills_every_lever(scenario_dir):
+    at = new_app(
+        scenario="beta",
+        seed="5",
+        women_intake="45",
+        women_floor="30",
+        women_attrition="80",
+        men_attrition="120",
+        establishment="120",
+    ).run()
+    assert_clean(at)
+    assert not at.warning
+    assert at.number_input(key="seed").value == 5
+    assert at.slider(key="women_intake").value == 45
+    assert at.slider(key="women_floor").value == 30
+    assert at.slider(key="women_attrition").value == 80
+    assert at.slider(key="men_attrition").value == 120
+    assert at.slider(key="establishment").value == 120
+    assert_shows(
+        at,
+        api_cards(
+            _beta(),
+            5,
+            women_share=0.45,
+            women_floor=0.3,
+            women_attrition=0.8,
+            men_attrition=1.2,
+            establishment=1.2,
+        ),
+    )
+    # The URL is written back unchanged: the link reproduces this view.
+    assert at.query_params["establishment"] == "120"
+    assert at.query_params["men_attrition"] == "120"
+
+
+def test_bad_lever_values_in_the_url_warn(scenario_dir):
+    at = new_app(scenario="beta", women_floor="150", establishment="10", women_attrition="x").run()
+    assert not at.exception
+    texts = [w.value for w in at.warning]
+    for key in ("women_floor", "establishment", "women_attrition"):
+        assert any(f"{key}=" in t for t in texts), key
+    assert at.slider(key="establishment").value == 100
+
+
+def test_downloads_offer_scenario_results_and_report(scenario_dir):
+    at = new_app(scenario="beta", women_floor="40").run()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Scenario (TOML)", "Results (CSV)", "Results (Excel)", "Report (HTML)"]
+    # The TOML offered is the scenario with the lever applied, valid for `parity run`.
+    run_scenario = C.apply_what_if(parse_scenario(_beta()), women_floor=0.4)
+    again = loads_scenario(C.scenario_toml(run_scenario), "toml")
+    assert again.promotions[0].women_floor == 0.4
+    assert C.scenario_json(again) == C.scenario_json(run_scenario)
+
+
+def test_flows_and_published_points_are_drawn(scenario_dir):
+    at = new_app(scenario="beta").run()
+    found = charts(at)
+    assert len(found) == 3  # fan chart, headcount, flows
+    # Beta cites no source: nothing is drawn as "published".
+    assert C.OBSERVED_SERIES not in json.dumps(found[0][0])
+    flows_spec, flows_data = found[2]
+    assert "flow" in json.dumps(flows_spec)
+    (flows,) = flows_data
+    assert set(flows["grade"]) == {"g1"}
+    assert at.selectbox(key="flow_grade").value == "g1"
+    at.selectbox(key="flow_grade").set_value("g0").run()
+    (flows,) = charts(at)[2][1]
+    assert set(flows["grade"]) == {"g0"}
+    assert (flows.loc[flows["flow"] == "recruited", "count"] > 0).all()
+    assert (flows.loc[flows["flow"] == "left", "count"] < 0).all()
+
+
+def test_published_starting_share_is_drawn_with_its_source(scenario_dir):
+    at = new_app(scenario="gamma").run()
+    assert_clean(at)
+    fan_spec, fan_data = charts(at)[0]
+    assert C.OBSERVED_SERIES in json.dumps(fan_spec)
+    observed = [f for f in fan_data if "source" in f.columns]
+    assert len(observed) == 1
+    assert observed[0][["year", "share", "source"]].to_dict("records") == [
+        {"year": 2000, "share": 0.2, "source": "pub"}
+    ]
+    assert any("Published: 20.0 % women at the end of 2000" in c.value for c in at.caption)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compare
+# ---------------------------------------------------------------------------------------------
+def test_compare_matches_decision_compare_with_common_seed(scenario_dir):
+    from simulator.decision import compare
+
+    at = new_app(scenario="beta", women_floor="50").run()
+    at.switch_page("app_pages/compare.py").run()
+    assert_clean(at)
+    assert at.multiselect(key="cmp_items").value == ["beta", "view"]
+    assert at.query_params["scenarios"] == "beta,view"
+    assert at.query_params["women_floor"] == "50"
+    base = parse_scenario(_beta())
+    lever = C.apply_what_if(base, women_floor=0.5)
+    expected = compare([base, lever], replications=REPS, seed=22)
+    table = at.dataframe[0].value
+    probs = [float(p) for p in expected.targets["probability"]]
+    assert [C.fmt_pct(p) for p in probs] == [s.split(" (")[0] for s in table["probability"]]
+    diffs = at.dataframe[1].value
+    d = expected.differences.iloc[0]
+    assert diffs["probability"][0].startswith(f"{100 * d['probability_difference']:+.1f} pp")
+    assert diffs["share"][0].startswith(f"{100 * d['share_difference']:+.1f} pp")
+    assert d["share_difference"] > 0  # a floor of 50 % raises the top grade's share
+    diff_table = at.dataframe[2].value
+    assert diff_table["path"].tolist() == ["promotions[to=g1].women_floor"]
+
+
+def test_compare_reads_its_choice_from_the_url(scenario_dir):
+    at = new_app(scenarios="alpha,beta", seed="3")
+    at.run()
+    at.switch_page("app_pages/compare.py").run()
+    assert_clean(at)
+    assert at.multiselect(key="cmp_items").value == ["alpha", "beta"]
+    assert at.number_input(key="cmp_seed").value == 3
+    table = at.dataframe[0].value
+    assert [s.split(":")[0] for s in table["scenario"]] == ["A", "B"]
+    assert table["target"].tolist() == ["g0-28", "g0-28"]  # A's target, on both
+
+
+# ---------------------------------------------------------------------------------------------
+# What it takes
+# ---------------------------------------------------------------------------------------------
+def test_goal_seek_in_expectation_shows_the_solver_answer(scenario_dir):
+    from simulator.decision import solve
+
+    at = new_app(scenario="gamma").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert_clean(at)
+    at.selectbox(key="wit_lever").set_value("promotion_floor:g1").run()
+    assert_clean(at)
+    res = solve(parse_scenario(_gamma()), "top-35", "promotion_floor:g1")
+    assert res.status == "solved"
+    (ok,) = at.success
+    assert C.fmt_pct(res.value, 1) in unescape(ok.value)
+    assert at.query_params["lever"] == "promotion_floor:g1"
+    # With a probability nothing runs until asked.
+    at.radio(key="wit_mode").set_value("With a probability").run()
+    assert not at.success
+    at.button(key="wit_go").click().run()
+    assert_clean(at)
+    assert metrics(at, "Probability met at the answer")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+# ---------------------------------------------------------------------------------------------
+def _fake_sweep(root: Path) -> Path:
+    """A sweep result directory as ``parity sweep`` writes it (manifest + summary)."""
+    out = root / "floor_x_intake"
+    out.mkdir(parents=True)
+    rows = []
+    for i, (a, b) in enumerate((a, b) for a in (0.3, 0.4) for b in (0.0, 0.2, 0.4)):
+        p = min(1.0, a + b)
+        rows.append(
+            {
+                "point": i,
+                "label": f"intake={a}, floor={b}",
+                "intake": a,
+                "floor": b,
+                "status": "ok",
+                "error": None,
+                "replications": 100,
+                "top-22.probability": p,
+                "top-22.probability_low": p * 0.9,
+                "top-22.probability_high": min(1.0, p * 1.1),
+                "top-22.share_median": 0.2 + b / 4,
+            }
+        )
+    pd.DataFrame(rows).to_parquet(out / "summary.parquet")
+    manifest = {
+        "sweep": "test sweep",
+        "seed": 7,
+        "replications_per_point": 100,
+        "status": "complete",
+        "parameters": [{"column": "intake"}, {"column": "floor"}],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return out
+
+
+def test_sweep_heatmap_of_probability_over_two_levers(scenario_dir):
+    _fake_sweep(scenario_dir.parent / "runs")
+    at = new_app(x="floor", y="intake")
+    at.run()
+    at.switch_page("app_pages/sweeps.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="sw_dir").value == "floor_x_intake"
+    assert at.selectbox(key="sw_x").value == "floor"
+    assert at.selectbox(key="sw_y").value == "intake"
+    ((_spec, (values,)),) = charts(at)
+    assert len(values) == 6
+    assert {(v.floor, v.intake, round(v.probability, 6)) for v in values.itertuples()} == {
+        (b, a, round(min(1.0, a + b), 6)) for a in (0.3, 0.4) for b in (0.0, 0.2, 0.4)
+    }
+    assert at.query_params["x"] == "floor"
+
+
+def test_sweeps_page_without_results_says_how_to_make_them(scenario_dir):
+    at = new_app().run()
+    at.switch_page("app_pages/sweeps.py").run()
+    assert_clean(at)
+    assert any("parity sweep" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and calibration
+# ---------------------------------------------------------------------------------------------
+def test_data_page_lists_figures_with_their_sources(scenario_dir):
+    pytest.importorskip("calibration.data")
+    at = new_app().run()
+    at.switch_page("app_pages/data.py").run()
+    assert_clean(at)
+    figures = at.dataframe[0].value
+    for col in ("source_document", "locator", "quote"):
+        assert col in figures.columns
+    assert len(figures) > 0
+    assert figures["quote"].astype(str).str.len().min() > 0
+
+
+def test_data_page_shows_fit_and_backtest(scenario_dir):
+    out = scenario_dir.parent / "calout"
+    out.mkdir()
+    obs = [
+        {
+            "id": f"f{i}",
+            "population": "g1",
+            "year": 2000 + i,
+            "quantity": "share_women",
+            "of": "g1",
+            "observed": 0.2 + 0.01 * i,
+            "fitted": 0.21,
+            "fitted_interval": [0.2, 0.22],
+            "predictive_interval": [0.18, 0.24],
+            "residual": 0.1,
+            "used_in_fit": i < 2,
+            "covered": i != 3,
+            "source": "test",
+        }
+        for i in range(4)
+    ]
+    (out / "fit.json").write_text(
+        json.dumps({"problem": "test fit", "method": "m", "level": 0.9, "observations": obs}),
+        encoding="utf-8",
+    )
+    at = new_app().run()
+    at.switch_page("app_pages/data.py").run()
+    assert_clean(at)
+    assert any("1 of 2 held-out figures" in m.value for m in at.markdown)
+    ((spec, frames),) = charts(at)
+    assert "fitted" in json.dumps(spec)
+    assert frames[0]["observed"].tolist() == pytest.approx([0.2, 0.21, 0.22, 0.23])
+
+
+# ---------------------------------------------------------------------------------------------
+# About
+# ---------------------------------------------------------------------------------------------
+def test_about_has_one_assumption_card_per_block(scenario_dir):
+    at = new_app(scenario="beta").run()
+    at.switch_page("app_pages/about.py").run()
+    assert_clean(at)
+    rows = C.provenance_rows(parse_scenario(_beta()))
+    text = " ".join(m.value for m in at.markdown)
+    assert text.count(":orange-badge[Assumption]") == sum(1 for r in rows if r["assumption"])
+    assert np.all([unescape(C.md_escape(r["block"])) in unescape(text) for r in rows])
