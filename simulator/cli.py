@@ -35,11 +35,10 @@ from typing import Any
 
 from simulator import __version__
 from simulator.api import ENGINES, RANDOM_ENGINES, run_and_summarize
+from simulator.cli_common import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, guarded, int_arg
 from simulator.errors import Issue, ScenarioError
 from simulator.rng import BLOCK_SIZE
 from simulator.scenario import MAX_REPLICATIONS, Scenario, load_scenario, scenario_fingerprint
-
-EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
 
 def git_commit() -> str | None:
@@ -60,19 +59,6 @@ def git_commit() -> str | None:
     return commit if out.returncode == 0 and commit else None
 
 
-def _int_arg(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {hi} (got {value})")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     parser = argparse.ArgumentParser(
@@ -90,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=ENGINES, default="stochastic")
     r.add_argument(
         "--reps",
-        type=_int_arg("--reps", 1, MAX_REPLICATIONS),
+        type=int_arg("--reps", 1, MAX_REPLICATIONS),
         default=None,
         help="replications (default: the scenario's simulation.replications)",
     )
     r.add_argument(
         "--seed",
-        type=_int_arg("--seed", 0, 2**128 - 1),
+        type=int_arg("--seed", 0, 2**128 - 1),
         default=None,
         help="root seed (default: the scenario's simulation.seed)",
     )
@@ -145,33 +131,23 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    try:
-        for module in _extensions():
-            status = module.dispatch(args)
-            if status is not None:
-                return status
-        if args.command == "validate":
-            return cmd_validate(args.files)
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "steady":
-            return cmd_steady(args)
-        if args.command == "app":
-            return cmd_app()
-    except ScenarioError as exc:
-        print(exc.report(), file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # the user never sees a traceback unless asked
-        if os.environ.get("PARITY_DEBUG"):
-            raise
-        print(
-            f"parity: internal error: {type(exc).__name__}: {exc} (set PARITY_DEBUG=1 for details)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    return guarded(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int | None:
+    for module in _extensions():
+        status = module.dispatch(args)
+        if status is not None:
+            return status
+    if args.command == "validate":
+        return cmd_validate(args.files)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "steady":
+        return cmd_steady(args)
+    if args.command == "app":
+        return cmd_app()
+    return None
     return EXIT_INTERNAL
 
 

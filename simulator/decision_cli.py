@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.cli_common import EXIT_OK, standalone_main
 from simulator.errors import Issue, ScenarioError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 COMMANDS = ("solve", "reach", "decompose", "compare")
 
 
@@ -406,27 +405,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point: ``python -m simulator.decision_cli solve|reach|... ...``."""
-    parser = argparse.ArgumentParser(prog="parity")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_subcommands(sub)
-    args = parser.parse_args(argv)
-    try:
-        status = dispatch(args)
-    except ScenarioError as exc:
-        print(exc.report(), file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if os.environ.get("PARITY_DEBUG"):
-            raise
-        print(
-            f"parity: internal error: {type(exc).__name__}: {exc} (set PARITY_DEBUG=1 for details)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
-    return EXIT_INTERNAL if status is None else status
+    return standalone_main(add_subcommands, dispatch, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,70 @@
+"""What every ``parity`` subcommand module shares: argument types, exit codes, error handling.
+
+A subcommand module (``simulator.sweep_cli``, ``simulator.decision_cli``, ``calibration.cli``,
+``app.report_cli``) has ``add_subcommands(subparsers)`` and ``dispatch(args) -> int | None``;
+:func:`standalone_main` runs one on its own (``python -m simulator.sweep_cli sweep ...``) with
+the same error handling as ``parity`` itself (:func:`guarded`).
+
+Exit status: 0 success, 1 an unexpected internal error (one line; ``PARITY_DEBUG=1`` shows the
+traceback), 2 invalid input (every problem as ``path: message (got value)``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from simulator.errors import ScenarioError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``lo`` to ``hi``, with a message naming the option."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {hi} (got {value})")
+        return value
+
+    return parse
+
+
+def guarded(run: Callable[[], int | None]) -> int:
+    """Run a command; turn every failure into a message and an exit status (never a traceback)."""
+    try:
+        status = run()
+    except ScenarioError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the user never sees a traceback unless asked
+        if os.environ.get("PARITY_DEBUG"):
+            raise
+        print(
+            f"parity: internal error: {type(exc).__name__}: {exc} (set PARITY_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    return EXIT_INTERNAL if status is None else status
+
+
+def standalone_main(
+    add_subcommands: Callable[[argparse._SubParsersAction], None],
+    dispatch: Callable[[argparse.Namespace], int | None],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse ``argv`` for one subcommand module and run it under :func:`guarded`."""
+    parser = argparse.ArgumentParser(prog="parity")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommands(sub)
+    args = parser.parse_args(argv)
+    return guarded(lambda: dispatch(args))
