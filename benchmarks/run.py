@@ -268,7 +268,8 @@ def check_recording(c: Compiled, rec: Recording) -> dict[str, Any]:
             )
     for calls in rec.calls:
         for call in calls:
-            if call.method == "multinomial" and call.args[1].shape != (c.K + 1, 3):
+            # pvals [1, K+1, 3]: one row of probabilities shared by the block's replications
+            if call.method == "multinomial" and call.args[1].shape[-2:] != (c.K + 1, 3):
                 raise AssertionError(f"multinomial pvals shape {call.args[1].shape}")
     n_calls = sum(len(x) for x in rec.calls)
     variates = sum(int(call.result.size) for calls in rec.calls for call in calls)
@@ -296,6 +297,7 @@ def inversion_share(rec: Recording) -> float:
             if call.method != "multinomial":
                 continue
             n, pvals = call.args[0].astype(float), call.args[1]
+            pvals = pvals.reshape(-1, pvals.shape[-2], 3)[0]  # [K+1, 3], shared by the block
             a = pvals[:, 0]
             with np.errstate(divide="ignore", invalid="ignore"):
                 p2 = np.where(a < 1, pvals[:, 1] / (1 - a), 0.0)

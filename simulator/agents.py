@@ -82,9 +82,9 @@ from simpy.events import URGENT
 
 from simulator.agents_options import AgeDistribution, AgentOptions, validate_agent_options
 from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, RECRUIT_REPLACE, Compiled
-from simulator.engine import DIAGNOSTICS, FLOWS, SEX_NAMES, Raw
+from simulator.engine import DIAGNOSTICS, FLOWS, SEX_NAMES, Raw, posterior_index
 from simulator.errors import Issue, ScenarioError
-from simulator.rng import stable_id
+from simulator.rng import BLOCK_SIZE, stable_id
 
 __all__ = [
     "EVENTS",
@@ -1225,6 +1225,7 @@ def run_agents(
     options: AgentOptions | None = None,
     career_log: bool = False,
     progress: Callable[[int], None] | None = None,
+    draws: list[Compiled] | None = None,
 ) -> tuple[AgentRaw, pd.DataFrame | None]:
     """Run replications ``first_replication … first_replication + replications − 1``.
 
@@ -1241,6 +1242,11 @@ def run_agents(
         Also return the career log: one row per person-event (see :data:`EVENTS`).
     progress
         Called with 1 after each replication.
+    draws
+        Parameter sets compiled from a posterior sample (:func:`simulator.posterior.
+        compile_draws`): replication r runs the draw the cohort engine's stream assigns it
+        (:func:`simulator.engine.posterior_index`), so both engines integrate over the same
+        parameter uncertainty. ``None``: ``compiled``'s own parameters.
 
     Returns
     -------
@@ -1255,10 +1261,19 @@ def run_agents(
         raise ScenarioError([Issue("first_replication", "must be ≥ 0", first_replication)])
     check_options(compiled, options)
     plan = _Plan(compiled, options, career_log)
+    plans: dict[int, _Plan] = {}
+    chosen: list[int] = []
     reps = []
     logs = []
     for r in range(first_replication, first_replication + replications):
-        rep = _Replication(plan, seed, r, career_log)
+        if draws:
+            i = int(posterior_index(seed, r // BLOCK_SIZE, len(draws))[r % BLOCK_SIZE])
+            chosen.append(i)
+            if i not in plans:
+                plans[i] = _Plan(draws[i], options, career_log)
+            rep = _Replication(plans[i], seed, r, career_log)
+        else:
+            rep = _Replication(plan, seed, r, career_log)
         rep.run()
         reps.append(rep)
         if career_log:
@@ -1276,6 +1291,7 @@ def run_agents(
         tours=np.stack([x.tours for x in reps]),
         deployment_unfilled=np.stack([x.dep_unfilled for x in reps]),
         person_years=np.array([x.person_years for x in reps], dtype=np.int64),
+        draw=np.array(chosen, dtype=np.int64) if draws else None,
     )
     return raw, (_log_frame(compiled, logs) if career_log else None)
 

@@ -58,10 +58,10 @@ def run(
     career_log
         Agents engine only: also keep the career log (``Result.career_log``).
     parameter_uncertainty
-        Stochastic engine, scenario with a ``[posterior]`` sample: each replication runs a
-        parameter set drawn from it (``False``: the scenario's own values, the point
-        estimate, for every replication: Monte Carlo noise alone). The expected engine always
-        runs the point estimate.
+        Stochastic and agents engines, scenario with a ``[posterior]`` sample: each
+        replication runs a parameter set drawn from it (``False``: the scenario's own
+        values, the point estimate, for every replication: Monte Carlo noise alone). The
+        expected engine always runs the point estimate.
     """
     c = scenario if isinstance(scenario, Compiled) else compile_scenario(scenario)
     s = c.scenario
@@ -79,6 +79,11 @@ def run(
     root = s.simulation.seed if seed is None else seed
     if not 0 <= root < 2**128:
         raise ScenarioError([Issue("seed", "must be an integer from 0 to 2**128 - 1", root)])
+    draws = None
+    if parameter_uncertainty and s.posterior is not None:
+        from simulator.posterior import compile_draws
+
+        draws = compile_draws(s)
     if engine == "agents":
         from simulator.agents import run_agents
 
@@ -90,15 +95,11 @@ def run(
             options=s.agents,
             career_log=career_log,
             progress=progress,
+            draws=draws,
         )
         return Result(
             c, "agents", raw, seed=root, first_replication=first_replication, career_log=log
         )
-    draws = None
-    if parameter_uncertainty and s.posterior is not None:
-        from simulator.posterior import compile_draws
-
-        draws = compile_draws(s)
     raw = run_stochastic_raw(c, reps, root, first_replication, progress, draws=draws)
     return Result(c, "stochastic", raw, seed=root, first_replication=first_replication)
 
@@ -142,12 +143,10 @@ def _uncertainty(scenario: Scenario, result: Result | None) -> str:
             f"drawn per replication; {post.method if post else ''})"
         )
     if scenario.posterior is not None:
-        why = (
-            "the agents engine runs the point estimate"
-            if result.engine == "agents"
-            else "parameter uncertainty switched off"
+        return (
+            "Monte Carlo only (parameters fixed at the calibrated point estimate: "
+            "parameter uncertainty switched off)"
         )
-        return f"Monte Carlo only (parameters fixed at the calibrated point estimate: {why})"
     return "Monte Carlo only (parameters fixed at the scenario's values)"
 
 

@@ -439,7 +439,7 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
                 men = n_int - women
                 if c.leave_vacant[h]:
                     # Men allowed beside W women under a floor f: W (1 - f) / f (at most N).
-                    with np.errstate(divide="ignore", invalid="ignore"):
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                         cap = np.where(f > 0, women * (1 - f) / np.where(f > 0, f, 1.0), n_int)
                     cap = sampler.floor(np.minimum(cap, n_int))
                     men = np.where(short, np.minimum(men, cap), men)

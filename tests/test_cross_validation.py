@@ -45,6 +45,7 @@ from simulator import compile_scenario, load_scenario, parse_scenario, run
 from simulator.agents import run_agents
 from simulator.agents_options import AgentOptions
 from simulator.engine import DIAGNOSTICS, FLOWS
+from simulator.posterior import compile_draws
 from tests.factories import ladder
 from tests.strategies import check_valid, rate_mode_scenarios, scenarios
 
@@ -112,7 +113,10 @@ def compare(agents_raw, cohort_raw, alpha: float = ALPHA) -> tuple[list[str], in
 
 
 def agents_vs_stochastic(c, reps: int, options: AgentOptions | None = None):
-    agents, _ = run_agents(c, reps, SEED, options=options)
+    """Both engines on ``c``; with a posterior sample both draw a parameter set per replication
+    (``api.run`` does so for the cohort engine)."""
+    draws = compile_draws(c.scenario) if c.scenario.posterior is not None else None
+    agents, _ = run_agents(c, reps, SEED, options=options, draws=draws)
     cohort = run(c, "stochastic", replications=reps, seed=SEED + 1).raw
     return compare(agents, cohort)
 
