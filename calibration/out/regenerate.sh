@@ -1,0 +1,12 @@
+#!/bin/sh
+# Regenerate every calibration output quoted in docs/validation.md (run from the repository root).
+set -e
+PY=.venv/bin/python
+O=calibration/out
+$PY -m calibration.cli calibrate calibration/dk_police.toml --chart $O/dk_police_fit.svg --table $O/dk_police_fit.json > $O/dk_police_fit.txt
+$PY -m calibration.cli calibrate calibration/dk_defence.toml --chart $O/dk_defence_fit.svg --table $O/dk_defence_fit.json > $O/dk_defence_fit.txt
+$PY -m calibration.cli backtest calibration/dk_police.toml --cutoff 2019 --out $O/dk_police_backtest_2019.json --chart $O/dk_police_backtest_2019.svg > $O/dk_police_backtest_2019.txt
+$PY -m calibration.cli backtest calibration/dk_police.toml --cutoff 2020 --out $O/dk_police_backtest_2020.json --chart $O/dk_police_backtest_2020.svg > $O/dk_police_backtest_2020.txt
+$PY -m calibration.cli backtest $O/dk_police_no_graduates_2019.toml --cutoff 2019 --out $O/dk_police_no_grad2019_backtest_2019.json > $O/dk_police_no_grad2019_backtest_2019.txt
+$PY -m calibration.cli backtest calibration/dk_defence.toml --cutoff 2020 --out $O/dk_defence_backtest_2020.json --chart $O/dk_defence_backtest_2020.svg > $O/dk_defence_backtest_2020.txt
+$PY -m calibration.cli calibrate $O/dk_defence_no_privates_2022.toml --chart $O/dk_defence_no_privates_2022.svg > $O/dk_defence_no_privates_2022.txt

@@ -1,0 +1,523 @@
+"""Calibration problem files: what to fit, to which published figures, with which error model.
+
+A problem file (TOML; ``docs/calibration.md`` documents every field) names a scenario (path
+relative to the problem file), the **free parameters** θ (each with bounds and a prior), the
+**observations** y (published women's shares or headcounts of a population in a year, each
+with a measurement model and its source), and the settings of the fit.
+
+Free parameter j has bounds ``low_j < high_j`` and a prior density π_j on them:
+
+* ``uniform``: π_j(θ) = 1 / (high − low);
+* ``beta`` (α, β): (θ − low) / (high − low) ~ Beta(α, β);
+* ``normal`` (mean μ, sd σ), truncated to [low, high]: π_j(θ) ∝ φ((θ − μ) / σ).
+
+The joint prior is the product (independent parameters). A parameter writes its value to one
+or several **parameter paths** of the scenario (``paths``; the syntax of
+:mod:`simulator.paths`); with ``relative_to`` it is a multiplier: the value written at
+``paths[i]`` is θ × (the value at ``relative_to[i]`` after the parameters listed before it).
+With ``complement`` the paths ``complement[i]`` receive 1 − (the value written at
+``paths[i]``), e.g. the attrition of a pipeline grade whose members either move on with the
+fitted probability or leave. Parameters are applied in file order.
+
+Observation i is a published value y_i of a quantity of a population in a year: ``quantity =
+"women_share"`` (0-1) or ``"headcount"`` (persons), of the year-end ``stock`` or of the year's
+``entrants`` (recruits, promotions and lateral hires into the population's grades; for the
+reserved population ``intake`` the year's recruits). Its measurement model links it to the
+model's value f_i(θ):
+
+* ``binomial`` (women's shares only), effective sample size n_i (``n_eff``):
+  log L_i = n_i [y_i ln f_i + (1 − y_i) ln(1 − f_i)] − n_i [y_i ln y_i + (1 − y_i) ln(1 − y_i)]
+  (the binomial kernel for y_i n_i women out of n_i, shifted so that log L_i = 0 at f_i = y_i);
+  standardised residual r_i = (y_i − f_i) / sqrt(f_i (1 − f_i) / n_i);
+* ``tolerance`` τ_i (a stated absolute tolerance, in the quantity's unit, treated as a normal
+  standard deviation): log L_i = −½ ((y_i − f_i) / τ_i)²; r_i = (y_i − f_i) / τ_i.
+
+Every observation cites its figure: ``figure`` (an id of the published-figures data,
+``calibration/data``, when that exists) and/or ``source`` with ``locator`` and ``quote``
+inline. Every parameter states where its bounds and prior come from (``source`` or
+``assumption``). Validation collects every problem and raises one
+:class:`~simulator.errors.ScenarioError` with field paths (``observations[2].n_eff: ...``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simulator.errors import Issue, ScenarioError, issues_from_pydantic
+from simulator.paths import Step, parse_path, resolve_slot
+from simulator.scenario import (
+    MAX_FILE_BYTES,
+    MAX_POSTERIOR_DRAWS,
+    MAX_POSTERIOR_PARAMETERS,
+    RESERVED_POPULATIONS,
+    Scenario,
+    Target,
+    parse_scenario,
+)
+
+MAX_OBSERVATIONS = 500
+MAX_DESIGN_POINTS = 1 << 16
+Text = Annotated[str, Field(max_length=4000)]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+PathText = Annotated[str, Field(min_length=1, max_length=300)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prior(_Strict):
+    """A prior on [low, high]: uniform, a scaled beta, or a normal truncated to the bounds."""
+
+    distribution: Literal["uniform", "beta", "normal"]
+    alpha: Positive | None = Field(None, description="beta: first shape parameter.")
+    beta: Positive | None = Field(None, description="beta: second shape parameter.")
+    mean: Finite | None = Field(None, description="normal: mean (before truncation).")
+    sd: Positive | None = Field(None, description="normal: sd (before truncation).")
+
+    @model_validator(mode="after")
+    def _fields(self) -> Prior:
+        need = {"uniform": (), "beta": ("alpha", "beta"), "normal": ("mean", "sd")}
+        want = need[self.distribution]
+        for name in ("alpha", "beta", "mean", "sd"):
+            given = getattr(self, name) is not None
+            if name in want and not given:
+                raise ValueError(f"a {self.distribution} prior needs {', '.join(want)}")
+            if name not in want and given:
+                raise ValueError(f"{name} does not apply to a {self.distribution} prior")
+        return self
+
+
+def _prior(value: Any) -> Any:
+    return {"distribution": value} if isinstance(value, str) else value
+
+
+class Parameter(_Strict):
+    """One free parameter: the paths it is written to, its bounds and prior, its provenance."""
+
+    name: Ident
+    paths: Annotated[list[PathText], Field(min_length=1, max_length=MAX_POSTERIOR_PARAMETERS)]
+    relative_to: Annotated[list[PathText], Field(min_length=1)] | None = Field(
+        None, description="Multiplier: value at paths[i] = θ × value at relative_to[i]."
+    )
+    complement: Annotated[list[PathText], Field(min_length=1)] | None = Field(
+        None, description="Paths that receive 1 − the value written at paths[i]."
+    )
+    low: Finite
+    high: Finite
+    prior: Annotated[Prior, Field(description="uniform (default), beta or normal")] = Prior(
+        distribution="uniform"
+    )
+    label: Text | None = None
+    source: Text | None = None
+    locator: Text | None = None
+    assumption: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "prior" in data:
+                data["prior"] = _prior(data["prior"])
+            if isinstance(data.get("paths"), str):
+                data["paths"] = [data["paths"]]
+            for key in ("relative_to", "complement"):
+                if isinstance(data.get(key), str):
+                    data[key] = [data[key]]
+        return data
+
+    @model_validator(mode="after")
+    def _checks(self) -> Parameter:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.relative_to is not None and len(self.relative_to) != len(self.paths):
+            raise ValueError(
+                f"relative_to needs one path per entry of paths ({len(self.paths)}), "
+                f"got {len(self.relative_to)}"
+            )
+        if self.complement is not None and len(self.complement) != len(self.paths):
+            raise ValueError(
+                f"complement needs one path per entry of paths ({len(self.paths)}), "
+                f"got {len(self.complement)}"
+            )
+        if self.source is None and not (self.assumption and self.assumption.strip()):
+            raise ValueError(
+                "needs a source or an assumption saying where the bounds and prior come from"
+            )
+        for text in [*self.paths, *(self.relative_to or []), *(self.complement or [])]:
+            try:
+                parse_path(text)
+            except ValueError as exc:
+                raise ValueError(f"path {text!r}: {exc}") from None
+        return self
+
+
+class Observation(_Strict):
+    """A published value to reproduce, its measurement model and its source."""
+
+    id: Ident
+    population: Ident = Field(description="A grade id, a group id, 'workforce' or 'intake'.")
+    year: Annotated[int, Field(ge=1900, le=2200)]
+    quantity: Literal["women_share", "headcount"] = "women_share"
+    of: Literal["stock", "entrants"] = "stock"
+    value: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    measurement: Literal["binomial", "tolerance"]
+    n_eff: Positive | None = Field(None, description="binomial: effective sample size.")
+    tolerance: Positive | None = Field(None, description="tolerance: sd in the quantity's unit.")
+    label: Text | None = None
+    figure: Ident | None = Field(None, description="Id of a row of calibration/data.")
+    source: Text | None = None
+    locator: Text | None = None
+    quote: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Observation:
+        if self.quantity == "women_share" and self.value > 1:
+            raise ValueError(f"a women's share lies in [0, 1] (got {self.value:g})")
+        if self.measurement == "binomial":
+            if self.quantity != "women_share":
+                raise ValueError("the binomial model applies to women's shares; use tolerance")
+            if self.n_eff is None or self.tolerance is not None:
+                raise ValueError("measurement 'binomial' needs n_eff (and no tolerance)")
+        if self.measurement == "tolerance" and (self.tolerance is None or self.n_eff is not None):
+            raise ValueError("measurement 'tolerance' needs tolerance (and no n_eff)")
+        if self.figure is None and self.source is None:
+            raise ValueError(
+                "cite the figure: figure (an id in calibration/data) and/or source with locator"
+            )
+        return self
+
+
+class Design(_Strict):
+    """Settings of the fit (see :mod:`calibration.fit`)."""
+
+    points: Annotated[int, Field(ge=16, le=MAX_DESIGN_POINTS)] = 4096
+    draws: Annotated[int, Field(ge=10, le=MAX_POSTERIOR_DRAWS)] = 400
+    starts: Annotated[int, Field(ge=1, le=64)] = 6
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    refinements: Annotated[int, Field(ge=0, le=6)] = 3
+    min_ess: Annotated[float, Field(ge=1.0, le=MAX_DESIGN_POINTS)] = 200.0
+    level: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.90
+
+    @field_validator("points")
+    @classmethod
+    def _power_of_two(cls, n: int) -> int:
+        if n & (n - 1):
+            lower = 1 << (n.bit_length() - 1)
+            raise ValueError(
+                f"points must be a power of 2 for a balanced Sobol design (use {lower} or "
+                f"{lower * 2})"
+            )
+        return n
+
+
+class Projection(_Strict):
+    """How the calibrated scenario is written: horizon, name and targets."""
+
+    out: PathText | None = Field(None, description="Default output file, relative to the problem.")
+    end_year: Annotated[int, Field(ge=1900, le=2200)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: Text | None = None
+    targets_from: PathText | None = Field(
+        None, description="Copy the targets (and the sources they cite) of this scenario file."
+    )
+
+
+class ProblemSpec(_Strict):
+    """A calibration problem file (see the module docstring and docs/calibration.md)."""
+
+    schema_version: Literal[1] = 1
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    scenario: PathText = Field(description="The scenario to fit, relative to the problem file.")
+    parameters: Annotated[list[Parameter], Field(min_length=1, max_length=50)]
+    observations: Annotated[list[Observation], Field(min_length=1, max_length=MAX_OBSERVATIONS)]
+    design: Design = Design()
+    projection: Projection = Projection()
+    notes: Annotated[list[Text], Field(max_length=100)] = []
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated problem: the spec, the scenario as data and validated, resolved paths."""
+
+    spec: ProblemSpec
+    path: Path | None
+    scenario_path: Path
+    base_data: dict[str, Any]
+    base: Scenario
+    targets: tuple[Target, ...]
+    target_sources: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The problem's name."""
+        return self.spec.name
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """The free parameters, in file order."""
+        return list(self.spec.parameters)
+
+    @property
+    def observations(self) -> list[Observation]:
+        """The observations, in file order."""
+        return list(self.spec.observations)
+
+    @property
+    def written_paths(self) -> list[str]:
+        """Every path a parameter writes, in order (the posterior block's parameters): each
+        parameter's ``paths``, then its ``complement`` paths."""
+        return [p for par in self.spec.parameters for p in [*par.paths, *(par.complement or [])]]
+
+    def steps(self, text: str) -> list[Step]:
+        """Parsed steps of a path."""
+        return parse_path(text)
+
+
+def _read(path: Path, field: str | None = None, source: str | None = None) -> tuple[Any, bytes]:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError(
+                [Issue(field or "", f"file is larger than {MAX_FILE_BYTES} bytes", str(path))],
+                source or str(path),
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        issue = Issue(field or "", f"cannot read {str(path)!r}: {exc.strerror}")
+        raise ScenarioError([issue], source or str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        issue = Issue(field or "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise ScenarioError([issue], source or str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Issue(field or "", f"not valid TOML: {exc}")], source) from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError([Issue(field or "", f"not valid JSON: {exc.msg}")], source) from None
+    return data, raw
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate a calibration problem file and its scenario.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem in the file (field paths), including paths that do not exist in the
+        scenario, populations it does not have and years outside its horizon.
+    """
+    p = Path(path)
+    data, _ = _read(p)
+    return problem_from_data(data, base_dir=p.parent, source=str(p), path=p)
+
+
+def problem_from_data(
+    data: Any, base_dir: Path, source: str | None = None, path: Path | None = None
+) -> Problem:
+    """Validate parsed problem data; load and cross-check its scenario."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Issue("", "a problem file must be a table at top level")], source)
+    try:
+        spec = ProblemSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(issues_from_pydantic(exc, ProblemSpec), source) from None
+
+    scenario_path = (base_dir / spec.scenario).resolve()
+    raw, _ = _read(scenario_path, "scenario", source)
+    try:
+        base = parse_scenario(copy.deepcopy(raw), source=str(scenario_path))
+    except ScenarioError as exc:
+        issues = [
+            Issue("scenario", f"the scenario is invalid: {i}", spec.scenario) for i in exc.issues
+        ]
+        raise ScenarioError(issues, source) from None
+    from simulator.scenario import scenario_to_data
+
+    base_data = scenario_to_data(base)
+    issues = cross_check(spec, base, base_data)
+
+    targets: tuple[Target, ...] = ()
+    target_sources: dict[str, Any] = {}
+    proj = spec.projection
+    if proj.end_year is not None and proj.end_year < base.end_year:
+        issues.append(
+            Issue(
+                "projection.end_year",
+                f"must not be before the scenario's {base.end_year}",
+                proj.end_year,
+            )
+        )
+    if proj.targets_from is not None:
+        tpath = (base_dir / proj.targets_from).resolve()
+        try:
+            tdata, _ = _read(tpath, "projection.targets_from", source)
+            other = parse_scenario(tdata, source=str(tpath))
+        except ScenarioError as exc:
+            issues += [
+                Issue("projection.targets_from", f"cannot use it: {i}", proj.targets_from)
+                for i in exc.issues
+            ]
+        else:
+            targets = tuple(other.targets)
+            for t in targets:
+                for ref in [t.source] if isinstance(t.source, str) else list(t.source or []):
+                    target_sources[ref] = other.sources[ref]
+    if issues:
+        raise ScenarioError(issues, source)
+    return Problem(spec, path, scenario_path, base_data, base, targets, target_sources)
+
+
+def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) -> list[Issue]:
+    """Check the problem against its scenario; return every problem found."""
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
+    names: set[str] = set()
+    written_before: set[str] = set()
+    for i, par in enumerate(spec.parameters):
+        if par.name in names:
+            issues.append(Issue(f"parameters[{i}].name", "duplicate parameter name", par.name))
+        names.add(par.name)
+        for j, text in enumerate(par.paths):
+            key = json.dumps(parse_path(text))
+            if key in seen:
+                issues.append(
+                    Issue(f"parameters[{i}].paths[{j}]", f"already written by {seen[key]}", text)
+                )
+            seen.setdefault(key, f"parameters[{i}]")
+            try:
+                container, slot = resolve_slot(base_data, parse_path(text))
+            except ValueError as exc:
+                issues.append(
+                    Issue(f"parameters[{i}].paths[{j}]", f"not found in the scenario: {exc}", text)
+                )
+                continue
+            current = _get(container, slot)
+            if isinstance(current, list):
+                issues.append(
+                    Issue(
+                        f"parameters[{i}].paths[{j}]",
+                        "addresses a list, not a number (address one item, e.g. [0])",
+                        text,
+                    )
+                )
+        for j, text in enumerate(par.complement or []):
+            where = f"parameters[{i}].complement[{j}]"
+            key = json.dumps(parse_path(text))
+            if key in seen:
+                issues.append(Issue(where, f"already written by {seen[key]}", text))
+            seen.setdefault(key, f"parameters[{i}]")
+            try:
+                resolve_slot(base_data, parse_path(text))
+            except ValueError as exc:
+                issues.append(Issue(where, f"not found in the scenario: {exc}", text))
+        for j, text in enumerate(par.relative_to or []):
+            where = f"parameters[{i}].relative_to[{j}]"
+            try:
+                container, slot = resolve_slot(base_data, parse_path(text))
+            except ValueError as exc:
+                issues.append(Issue(where, f"not found in the scenario: {exc}", text))
+                continue
+            if not _is_number(_get(container, slot)):
+                issues.append(Issue(where, "must address a number in the scenario", text))
+            if json.dumps(parse_path(text)) in {json.dumps(parse_path(x)) for x in par.paths}:
+                issues.append(Issue(where, "a multiplier cannot be relative to its own path", text))
+        written_before |= {json.dumps(parse_path(x)) for x in par.paths}
+
+    pops = set(base.grade_ids) | set(base.groups) | set(RESERVED_POPULATIONS)
+    ids: set[str] = set()
+    for i, ob in enumerate(spec.observations):
+        if ob.id in ids:
+            issues.append(Issue(f"observations[{i}].id", "duplicate observation id", ob.id))
+        ids.add(ob.id)
+        if ob.population not in pops:
+            issues.append(
+                Issue(
+                    f"observations[{i}].population",
+                    f"unknown population; use a grade {base.grade_ids}, a group "
+                    f"{sorted(base.groups)}, 'workforce' or 'intake'",
+                    ob.population,
+                )
+            )
+        flow = ob.of == "entrants" or ob.population == "intake"
+        first = base.start_year + 1 if flow else base.start_year
+        if not first <= ob.year <= base.end_year:
+            issues.append(
+                Issue(
+                    f"observations[{i}].year",
+                    f"must lie within {first}-{base.end_year} (the scenario's "
+                    f"{'projection years' if flow else 'horizon'})",
+                    ob.year,
+                )
+            )
+    issues += _check_figures(spec)
+    return issues
+
+
+def _check_figures(spec: ProblemSpec) -> list[Issue]:
+    """Check ``figure`` ids against the published-figures data when it is available."""
+    wanted = [(i, ob.figure) for i, ob in enumerate(spec.observations) if ob.figure]
+    if not wanted:
+        return []
+    try:
+        from calibration.data import load_figures  # written by another part of the project
+    except ImportError:
+        return [
+            Issue(
+                f"observations[{i}].figure",
+                "the published-figures data (calibration/data.py) is not available; cite "
+                "source/locator/quote inline instead",
+                fig,
+            )
+            for i, fig in wanted
+        ]
+    frame = load_figures().set_index("id")
+    issues: list[Issue] = []
+    for i, fig in wanted:
+        if fig not in frame.index:
+            issues.append(Issue(f"observations[{i}].figure", "no such id in calibration/data", fig))
+            continue
+        row = frame.loc[fig]
+        ob = spec.observations[i]
+        if row["unit"] in ("share", "persons") and not math.isclose(
+            float(row["value"]), ob.value, rel_tol=1e-9, abs_tol=1e-12
+        ):
+            issues.append(
+                Issue(
+                    f"observations[{i}].value",
+                    f"differs from figure {fig!r} in calibration/data ({float(row['value']):g} "
+                    f"{row['unit']})",
+                    ob.value,
+                )
+            )
+    return issues
+
+
+def _get(container: Any, slot: Any) -> Any:
+    if isinstance(container, dict):
+        return container.get(slot)
+    return container[slot]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,265 @@
+"""Calibration fits: likelihood equations, recovery of known parameters, shipped calibrations.
+
+* The measurement models and the Kish ESS follow the equations of calibration/problem.py and
+  calibration/fit.py (exact checks).
+* Coverage (statistical, slow): parameters drawn from the prior of a tiny 2-grade problem,
+  synthetic binomial observations generated from the expected engine at those parameters
+  (numpy Generator, fixed seed), fitted; the true value must lie in the 90 % posterior
+  interval at close to the nominal rate. When θ is drawn from the prior and y from the
+  likelihood, exact posterior intervals cover θ with probability exactly 0.90 (the argument of
+  simulation-based calibration), so a binomial test of the hits with α = 0.01 per parameter
+  checks the SIR approximation.
+* Every shipped calibrated scenario reproduces the published points of its problem within each
+  observation's 99 % measurement interval at the point estimate, and its posterior block has
+  the problem's paths and draws.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+from scipy import stats
+
+from calibration.fit import (
+    Model,
+    _kish,
+    fit_problem,
+    log_likelihood_terms,
+    measurement_interval,
+    observe,
+    standardised_residuals,
+)
+from calibration.problem import Observation, load_problem, problem_from_data
+from simulator import load_scenario
+from simulator.compiled import compile_scenario
+from simulator.engine import run_expected_raw
+from simulator.paths import parse_path, resolve_slot
+from tests.factories import ladder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CALIBRATED = sorted((ROOT / "scenarios").glob("*_calibrated.toml"))
+
+
+def tiny_problem(tmp_path: Path, values: dict[str, float], **design: int) -> dict:
+    """A 2-grade scenario file in tmp_path and a problem dict fitting h and a_w to 3 shares."""
+    scenario = ladder(2, start_year=2000, end_year=2010, initial=[(100, 400), (50, 450)])
+    (tmp_path / "tiny.toml").write_text(tomli_w.dumps(scenario))
+    obs = [
+        ("intake-2002", "intake", 2002, 100),
+        ("g0-2005", "g0", 2005, 300),
+        ("g1-2010", "g1", 2010, 300),
+    ]
+    return {
+        "name": "tiny",
+        "scenario": "tiny.toml",
+        "design": {"points": 256, "draws": 200, "starts": 1, "refinements": 2, "min_ess": 100}
+        | design,
+        "parameters": [
+            {
+                "name": "h",
+                "paths": ["recruitment.women_share"],
+                "low": 0.15,
+                "high": 0.5,
+                "assumption": "test",
+            },
+            {
+                "name": "a_w",
+                "paths": ["attrition[grade=g0].women"],
+                "low": 0.05,
+                "high": 0.25,
+                "assumption": "test",
+            },
+        ],
+        "observations": [
+            {
+                "id": i,
+                "population": pop,
+                "year": y,
+                "value": values.get(i, 0.3),
+                "measurement": "binomial",
+                "n_eff": n,
+                "source": "synthetic",
+            }
+            for i, pop, y, n in obs
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Equations
+# ---------------------------------------------------------------------------------------------
+def _ob(**kw) -> Observation:
+    base = {"id": "x", "population": "g0", "year": 2001, "source": "t"}
+    return Observation.model_validate(base | kw)
+
+
+def test_binomial_log_likelihood_is_the_shifted_binomial_kernel():
+    ob = _ob(value=0.2, measurement="binomial", n_eff=50)
+    f = 0.3
+    # 10 women of 50: log Bin(10; 50, f) - log Bin(10; 50, 0.2)
+    expected = stats.binom.logpmf(10, 50, f) - stats.binom.logpmf(10, 50, 0.2)
+    assert log_likelihood_terms([ob], np.array([f]))[0] == pytest.approx(expected, rel=1e-12)
+    assert log_likelihood_terms([ob], np.array([0.2]))[0] == pytest.approx(0.0, abs=1e-12)
+    r = standardised_residuals([ob], np.array([f]))[0]
+    assert r == pytest.approx((0.2 - 0.3) / np.sqrt(0.3 * 0.7 / 50))
+
+
+def test_tolerance_log_likelihood_is_normal_with_sd_tolerance():
+    ob = _ob(value=100.0, quantity="headcount", measurement="tolerance", tolerance=20)
+    assert log_likelihood_terms([ob], np.array([130.0]))[0] == pytest.approx(-0.5 * 1.5**2)
+    lo, hi = measurement_interval(ob, 130.0, 0.99)
+    assert (lo, hi) == pytest.approx((130 - 2.5758293 * 20, 130 + 2.5758293 * 20), rel=1e-6)
+
+
+def test_kish_ess_of_equal_and_degenerate_weights():
+    assert _kish(np.zeros(64)) == pytest.approx(64)
+    assert _kish(np.array([0.0, -np.inf, -np.inf])) == pytest.approx(1.0)
+    w = np.array([1.0, 2.0, 3.0])
+    assert _kish(np.log(w)) == pytest.approx(w.sum() ** 2 / (w**2).sum())
+
+
+def test_model_writes_multipliers_relative_to_other_paths(tmp_path: Path):
+    data = tiny_problem(tmp_path, {})
+    data["parameters"].append(
+        {
+            "name": "ratio",
+            "paths": ["attrition[grade=g1].women"],
+            "relative_to": ["attrition[grade=g1].men"],
+            "low": 0.5,
+            "high": 2.0,
+            "assumption": "test",
+        }
+    )
+    model = Model(problem_from_data(data, tmp_path))
+    scenario_data, concrete = model.data(np.array([0.3, 0.12, 1.5]))
+    assert concrete.tolist() == pytest.approx([0.3, 0.12, 0.15])
+    container, slot = resolve_slot(scenario_data, parse_path("attrition[grade=g1].women"))
+    assert container[slot] == pytest.approx(0.15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery of known parameters (coverage)
+# ---------------------------------------------------------------------------------------------
+COVERAGE_FITS = 40
+COVERAGE_LEVEL = 0.90
+COVERAGE_ALPHA = 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.statistical
+def test_posterior_intervals_cover_true_parameters_at_the_nominal_rate(tmp_path: Path):
+    rng = np.random.default_rng(20251201)
+    template = problem_from_data(tiny_problem(tmp_path, {}), tmp_path)
+    model = Model(template)
+    pars = template.parameters
+    hits = np.zeros(len(pars), dtype=int)
+    for rep in range(COVERAGE_FITS):
+        theta = np.array([rng.uniform(p.low, p.high) for p in pars])
+        fitted, _ = model.evaluate(theta)
+        assert fitted is not None
+        values = {}
+        for ob, f in zip(template.observations, fitted, strict=True):
+            n = int(ob.n_eff)
+            values[ob.id] = rng.binomial(n, f) / n
+        data = tiny_problem(tmp_path, values, seed=rep)
+        fit = fit_problem(problem_from_data(data, tmp_path))
+        for j, summary in enumerate(fit.parameters):
+            lo, hi = summary.interval
+            hits[j] += lo <= theta[j] <= hi
+    for j, p in enumerate(pars):
+        test = stats.binomtest(int(hits[j]), COVERAGE_FITS, COVERAGE_LEVEL)
+        assert test.pvalue > COVERAGE_ALPHA, (p.name, hits[j], COVERAGE_FITS, test.pvalue)
+
+
+def test_fit_recovers_parameters_from_noise_free_observations(tmp_path: Path):
+    template = problem_from_data(tiny_problem(tmp_path, {}), tmp_path)
+    truth = np.array([0.33, 0.17])
+    fitted, _ = Model(template).evaluate(truth)
+    values = {ob.id: float(f) for ob, f in zip(template.observations, fitted, strict=True)}
+    fit = fit_problem(problem_from_data(tiny_problem(tmp_path, values, starts=2), tmp_path))
+    assert fit.estimate == pytest.approx(truth, abs=2e-3)
+    for j, s in enumerate(fit.parameters):
+        assert s.interval[0] <= truth[j] <= s.interval[1]
+    assert fit.ess >= 100
+    assert all(abs(o.residual) < 0.05 for o in fit.observations)
+
+
+def test_an_unidentified_parameter_is_reported(tmp_path: Path):
+    data = tiny_problem(tmp_path, {"intake-2002": 0.3})
+    data["observations"] = data["observations"][:1]  # only the intake share: a_w is free
+    fit = fit_problem(problem_from_data(data, tmp_path))
+    by_name = {s.name: s for s in fit.parameters}
+    assert by_name["h"].pinned
+    assert not by_name["a_w"].pinned
+    assert any(w.startswith("a_w: the data do not pin it down") for w in fit.warnings)
+
+
+def test_fit_is_reproducible_with_its_seed(tmp_path: Path):
+    data = tiny_problem(tmp_path, {"intake-2002": 0.31, "g0-2005": 0.28, "g1-2010": 0.2})
+    a = fit_problem(problem_from_data(data, tmp_path))
+    b = fit_problem(problem_from_data(data, tmp_path))
+    assert np.array_equal(a.draws, b.draws)
+    assert np.array_equal(a.estimate, b.estimate)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipped calibrated scenarios
+# ---------------------------------------------------------------------------------------------
+def _problem_of(path: Path):
+    scenario = load_scenario(path)
+    assert scenario.posterior is not None, f"{path.name} has no posterior block"
+    return scenario, load_problem((path.parent / scenario.posterior.problem).resolve())
+
+
+def test_the_calibrated_scenarios_are_shipped():
+    assert {"dk_police_calibrated", "dk_defence_calibrated"} <= {p.stem for p in CALIBRATED}
+
+
+@pytest.mark.parametrize("path", CALIBRATED, ids=[p.stem for p in CALIBRATED])
+def test_calibrated_scenario_reproduces_its_published_points(path: Path):
+    scenario, problem = _problem_of(path)
+    compiled = compile_scenario(scenario)
+    fitted = observe(run_expected_raw(compiled), compiled, problem.observations)
+    outside = []
+    for ob, f in zip(problem.observations, fitted, strict=True):
+        lo, hi = measurement_interval(ob, float(f), 0.99)
+        if not lo <= ob.value <= hi:
+            outside.append((ob.id, ob.value, float(f), lo, hi))
+    assert not outside, outside
+
+
+@pytest.mark.parametrize("path", CALIBRATED, ids=[p.stem for p in CALIBRATED])
+def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
+    scenario, problem = _problem_of(path)
+    post = scenario.posterior
+    assert post.parameters == problem.written_paths
+    assert len(post.draws) == problem.spec.design.draws
+    assert all(len(row) == len(post.parameters) for row in post.draws)
+    draws = np.array(post.draws)
+    assert np.all(np.isfinite(draws))
+    # Each parameter's draws lie within its bounds (multipliers: their ratio to the base path).
+    from simulator.scenario import scenario_to_data
+
+    data = scenario_to_data(scenario)
+    col = 0
+    for par in problem.parameters:
+        first = col
+        for i, _ in enumerate(par.paths):
+            values = draws[:, col]
+            if par.relative_to is not None:
+                base = par.relative_to[i]
+                if base in problem.written_paths:
+                    values = values / draws[:, problem.written_paths.index(base)]
+                else:
+                    container, slot = resolve_slot(data, parse_path(base))
+                    values = values / container[slot]
+            assert np.all((values >= par.low - 1e-6) & (values <= par.high + 1e-6)), par.name
+            col += 1
+        for i, _ in enumerate(par.complement or []):
+            assert draws[:, col] == pytest.approx(1.0 - draws[:, first + i], abs=1e-7)
+            col += 1
+    assert scenario.targets, "a calibrated scenario states the targets it projects against"
