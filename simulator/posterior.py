@@ -2,9 +2,11 @@
 
 A calibrated scenario (written by ``parity calibrate``) carries a ``[posterior]`` block: parameter
 paths (as in sweep files) and rows of values, equally weighted draws from the posterior. Draw j
-is the scenario with every path set to row j's value; it is validated and compiled like any
-scenario, so a draw that makes an impossible scenario (attrition + promotion > 1, say) is an
-error naming the draw. Draws may change values only, never the structure (grades, promotion
+is the scenario with every path set to row j's value — shifted by ``current − point`` where the
+scenario's value at a path differs from the calibrated point estimate ``point`` (an edit or a
+lever moves the whole posterior with it); it is validated and compiled like any scenario,
+so a draw that makes an impossible scenario (attrition + promotion > 1, say) is an error
+naming the draw. Draws may change values only, never the structure (grades, promotion
 modes, minimum years in grade, years-in-grade buckets).
 
 The stochastic engine then runs replication r with draw ``i_r ~ Uniform{0 … D-1}`` drawn from
@@ -23,6 +25,10 @@ from simulator.compiled import Compiled, compile_scenario
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import parse_path, resolve_slot, set_path
 from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, scenario_to_data
+
+#: Top-level sections a posterior path may address: what :class:`simulator.engine.Params`
+#: carries per replication (other values would be silently the same in every draw).
+ENGINE_SECTIONS = ("attrition", "promotions", "recruitment", "grades", "initial", "policies")
 
 #: Structural arrays that every draw must share with the point estimate.
 STRUCTURE = ("mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
@@ -51,12 +57,36 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     base.pop("posterior", None)
     issues: list[Issue] = []
     steps = []
+    shift = np.zeros(len(post.parameters))
     for j, text in enumerate(post.parameters):
         try:
             steps.append(parse_path(text))
-            resolve_slot(base, steps[-1])
+            container, key = resolve_slot(base, steps[-1])
         except ValueError as exc:
             issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
+            continue
+        if steps[-1][0] not in ENGINE_SECTIONS:
+            issues.append(
+                Issue(
+                    f"posterior.parameters[{j}]",
+                    f"a posterior may set values in {', '.join(ENGINE_SECTIONS)} only "
+                    "(the parameters the engines draw per replication)",
+                    text,
+                )
+            )
+            continue
+        current = _get(container, key)
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            issues.append(
+                Issue(
+                    f"posterior.parameters[{j}]",
+                    "must address a number in the scenario (not a table, list or series)",
+                    text,
+                )
+            )
+            continue
+        if post.point is not None:
+            shift[j] = float(current) - post.point[j]
     if issues:
         raise ScenarioError(issues, scenario.name)
     point = compile_scenario(scenario)
@@ -64,8 +94,8 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     for i, row in enumerate(post.draws):
         data = _copy(base)
         try:
-            for path, value in zip(steps, row, strict=True):
-                set_path(data, path, value)
+            for path, value, delta in zip(steps, row, shift, strict=True):
+                set_path(data, path, value + float(delta))
             c = compile_scenario(parse_scenario(data))
         except ScenarioError as exc:
             detail = "; ".join(str(x) for x in exc.issues[:3])
@@ -95,6 +125,13 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return draws
+
+
+def _get(container, key):
+    """The value at a resolved slot (``None`` where a table lacks the key)."""
+    if isinstance(container, dict):
+        return container.get(key)
+    return container[key]
 
 
 def _copy(data):

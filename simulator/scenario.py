@@ -638,6 +638,19 @@ class Posterior(Strict):
         ],
         Field(min_length=1, max_length=MAX_POSTERIOR_DRAWS),
     ]
+    point: (
+        Annotated[
+            list[Annotated[float, Field(allow_inf_nan=False)]],
+            Field(min_length=1, max_length=MAX_POSTERIOR_PARAMETERS),
+        ]
+        | None
+    ) = Field(
+        None,
+        description=(
+            "The point estimate at each path, as calibrated. Where the scenario's value now "
+            "differs (an edit or a lever), every draw is shifted by the difference."
+        ),
+    )
     note: Text | None = None
 
     @model_validator(mode="after")
@@ -645,6 +658,10 @@ class Posterior(Strict):
         n = len(self.parameters)
         if len(set(self.parameters)) != n:
             raise ValueError("parameters must not repeat a path")
+        if self.point is not None and len(self.point) != n:
+            raise ValueError(
+                f"point has {len(self.point)} values; it needs one per parameter ({n})"
+            )
         for i, row in enumerate(self.draws):
             if len(row) != n:
                 raise ValueError(

@@ -143,3 +143,33 @@ def test_ragged_draws_are_a_schema_error():
     with pytest.raises(ScenarioError) as info:
         parse_scenario(calibrated([[0.1], [0.2, 0.3]]))
     assert any(i.path.startswith("posterior") for i in info.value.issues)
+
+
+def test_an_edit_to_a_calibrated_value_moves_the_whole_posterior():
+    """With ``point`` recorded, changing the scenario's value at a posterior path shifts every
+    draw by the difference (the edit takes effect instead of being overwritten)."""
+    data = calibrated([[0.05], [0.15]])
+    data["attrition"][0]["women"] = 0.1
+    data["posterior"]["point"] = [0.1]
+    base = compile_draws(parse_scenario(data))
+    data["attrition"][0]["women"] = 0.3
+    moved = compile_draws(parse_scenario(data))
+    for a, b in zip(base, moved, strict=True):
+        np.testing.assert_allclose(b.attrition[:, 0, 0] - a.attrition[:, 0, 0], 0.2)
+
+
+def test_without_point_the_draws_are_used_as_written():
+    data = calibrated([[0.05], [0.15]])
+    data["attrition"][0]["women"] = 0.3
+    draws = compile_draws(parse_scenario(data))
+    assert [float(c.attrition[0, 0, 0, 0]) for c in draws] == [0.05, 0.15]
+
+
+def test_a_path_the_engines_do_not_draw_is_rejected():
+    data = calibrated()
+    data["posterior"]["parameters"] = ["targets[id=top].value"]
+    data["posterior"]["draws"] = [[0.2], [0.3]]
+    with pytest.raises(ScenarioError) as info:
+        compile_draws(parse_scenario(data))
+    assert info.value.issues[0].path == "posterior.parameters[0]"
+    assert "attrition" in info.value.issues[0].message
