@@ -56,13 +56,17 @@ Reachability (:func:`reachability`)
 -----------------------------------
 The scenario with every *controllable flow* given to women from ``start_year + 1``: intake
 women's share 1 and lateral hires' women's share 1; and for each vacancy step the best of
-three allocation rules — **women first** (every promotion to a woman as far as eligible women
-exist: ``women_floor = 1``, ``when_floor_short = "fill_with_men"``), **as in the scenario**, or
-**men first** (floor 0, women's odds 10⁻⁴) — judged by the expected share at the deadline
-(all 3^V combinations for V ≤ 4 vacancy steps, else the three uniform ones). Women first is
-not always best: promoting women into a grade where they leave faster can lower a
-population's share (e.g. the whole workforce). Establishments, lateral shares, minimum years
-in grade, attrition and rate-mode promotions (probabilities, not allocations) are unchanged.
+four allocation rules — **women first** (every promotion to a woman as far as eligible women
+exist: ``women_floor = 1``, ``when_floor_short = "fill_with_men"``), **from outside** (every
+vacancy filled by lateral entry, all women; only for steps that recruit laterally in some year
+— a closed career grade stays closed), **as in the scenario**, or **men first** (floor
+0, women's odds 10⁻⁴) — judged by the expected share at the deadline (all 4^V combinations
+for V ≤ 4 vacancy steps, else the four uniform ones). What the bound does *not* move:
+attrition and rate-mode promotion probabilities (retention and rate levers such as
+``women_attrition_multiplier`` can beat it; "not reachable" means not by allocating flows).
+Women first is not always best: promoting women into a grade where they leave faster can
+lower a population's share (e.g. the whole workforce). Establishments, minimum years in grade,
+attrition and rate-mode promotions (probabilities, not allocations) are unchanged.
 For ``at_most`` targets the mirror bound (all to men, lowest share) is used; for ``between``
 both. Run on the expected engine (optionally also stochastic). The bound is the best of these
 policies, not a proof of optimality over every conceivable allocation; the tests check it
@@ -115,7 +119,7 @@ from scipy import optimize
 
 from simulator.analytics import steady_state
 from simulator.api import run
-from simulator.compiled import compile_scenario
+from simulator.compiled import MODE_VACANCY, compile_scenario
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import parse_path, resolve_slot, set_path
 from simulator.results import Result
@@ -639,7 +643,9 @@ def _no_effect_or_bound(
             text += (
                 f"; even with every controllable flow to "
                 f"{'men' if tgt.comparator == 'at_most' else 'women'} it would be "
-                f"{_fmt(rb.value)} ({'reachable' if rb.reachable else 'not reachable'} at all)"
+                f"{_fmt(rb.value)} ({'reachable' if rb.reachable else 'not reachable'} "
+                "by allocating intake, lateral entry and vacancy promotions; retention and "
+                "rate-mode promotion levers are outside this bound)"
             )
         except ScenarioError:
             pass
@@ -916,7 +922,7 @@ class Reach:
         return asdict(self)
 
 
-RULES = ("women_first", "scenario", "men_first")
+RULES = ("women_first", "outside", "scenario", "men_first")
 
 
 def best_case_data(
@@ -927,8 +933,9 @@ def best_case_data(
     """Scenario data with every controllable flow given to ``to`` from ``start_year + 1``.
 
     ``rules`` maps vacancy-step grades to an allocation rule: ``women_first`` (floor 1, posts
-    filled with men when eligible women run out), ``scenario`` (the step as it is) or
-    ``men_first`` (floor 0, women's odds 10⁻⁴). Default: ``women_first`` everywhere when ``to``
+    filled with men when eligible women run out), ``outside`` (every vacancy filled by lateral
+    entry, all of it ``to``), ``scenario`` (the step as it is) or ``men_first`` (floor 0,
+    women's odds 10⁻⁴). Default: ``women_first`` everywhere when ``to``
     is women, ``men_first`` when it is men.
     """
     s = scenario
@@ -962,6 +969,9 @@ def best_case_data(
     men_first = [g for g in vac if rules[g] == "men_first"]
     if women_first:
         pol.append(policy("floor-women", "promotion.women_floor", 1.0, women_first))
+    outside = [g for g in vac if rules[g] == "outside"]
+    if outside:
+        pol.append(policy("outside", "promotion.lateral_share", 1.0, outside))
     if men_first:
         pol.append(policy("floor-men", "promotion.women_floor", 0.0, men_first))
         pol.append(policy("odds-men", "promotion.women_odds", 1e-4, men_first))
@@ -972,15 +982,31 @@ def best_case_data(
     return data
 
 
+def _lateral_steps(scenario: Scenario) -> set[str]:
+    """Vacancy steps that recruit laterally in some year (lateral share > 0 after policies).
+
+    Only there is filling every vacancy from outside an allocation the organisation has; a
+    closed career grade stays closed in the bound.
+    """
+    c = compile_scenario(scenario)
+    return {
+        gid
+        for g, gid in enumerate(c.grade_ids)
+        if c.mode[g] == MODE_VACANCY and bool((c.lateral_share[:, g] > 0).any())
+    }
+
+
 def _best_rules(
     scenario: Scenario, tgt: Target, to: Literal["women", "men"]
 ) -> tuple[dict[str, str], Result]:
     """The combination of allocation rules whose expected share at the deadline is best."""
     vac = [p.to for p in scenario.promotions if p.mode == "vacancy"]
+    open_steps = _lateral_steps(scenario)
+    options = [tuple(r for r in RULES if r != "outside" or g in open_steps) for g in vac]
     combos = (
-        [dict(zip(vac, c, strict=True)) for c in itertools.product(RULES, repeat=len(vac))]
+        [dict(zip(vac, c, strict=True)) for c in itertools.product(*options)]
         if len(vac) <= 4
-        else [dict.fromkeys(vac, r) for r in RULES]
+        else [{g: r for g in vac if r != "outside" or g in open_steps} for r in RULES]
     )
     di = tgt.deadline - scenario.start_year
     best: Any = None

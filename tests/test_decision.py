@@ -15,6 +15,7 @@ import pytest
 from simulator import parse_scenario, run
 from simulator.decision import (
     GROUPS,
+    RULES,
     best_case_data,
     compare,
     decompose,
@@ -265,6 +266,17 @@ def test_reachability_is_never_below_simulated_outcomes_in_expectation():
         assert all(b >= base - 1e-12 for b, base in zip(rb.path, rb.baseline_path, strict=True))
 
 
+def test_reachability_covers_lateral_entry_where_the_grade_recruits_laterally():
+    """A step that recruits laterally: the bound includes filling it from outside, so no
+    lateral-share lever beats it (the reviewer's counter-example of a bound below a lever)."""
+    s = vacancy_case(top={"lateral_share": 0.1, "lateral_women_share": 0.2})
+    rb = reachability(s, "top")
+    lv = make_lever(s, "lateral_share:g2:1.0")
+    outcomes = [run(lv.apply(s, v), "expected").share("g2")[0][10] for v in (0.1, 0.5, 1.0)]
+    assert rb.value >= max(outcomes) - 1e-12
+    assert rb.rules["g2"] in RULES
+
+
 @pytest.mark.statistical
 def test_reachability_dominates_replications_with_the_same_seed():
     # Not guaranteed replication by replication: the bound scenario consumes the streams of
@@ -306,7 +318,10 @@ def test_best_case_floor_never_promotes_more_women_than_eligible():
             ],
         )
     )
+    # No lateral entry into g1: the bound keeps it closed, so women first is the best rule,
+    # and its floor of 1 meets only 3 of 20 promotions (and says so).
     rb = reachability(s, "t", replications=20, seed=1)
+    assert rb.rules == {"g1": "women_first"}
     assert rb.floor_short_years == {"g1": [2001]}
     assert rb.path[1] == pytest.approx(3 / 50)
     assert not rb.reachable
