@@ -140,7 +140,8 @@ def _uncertainty(scenario: Scenario, result: Result | None) -> str:
         n = len(post.draws) if post is not None else 0
         return (
             f"Monte Carlo and parameter uncertainty (one of {n} posterior parameter sets "
-            f"drawn per replication; {post.method if post else ''})"
+            f"drawn per replication; {post.method if post else ''}); expected-engine values "
+            "are the point estimate's path"
         )
     if scenario.posterior is not None:
         return (

@@ -316,9 +316,13 @@ class Params:
         return cls(**{f: getattr(c, f)[None] for f in PARAMETER_FIELDS})
 
     @classmethod
-    def stack(cls, draws: list[Compiled], index: np.ndarray) -> Params:
-        """Replication b runs parameter set ``draws[index[b]]``."""
-        return cls(**{f: np.stack([getattr(d, f) for d in draws])[index] for f in PARAMETER_FIELDS})
+    def stack(cls, draws: list[Compiled]) -> Params:
+        """All parameter sets, stacked on the leading axis (``draws[i]`` is row i)."""
+        return cls(**{f: np.stack([getattr(d, f) for d in draws]) for f in PARAMETER_FIELDS})
+
+    def take(self, index: np.ndarray) -> Params:
+        """Replication b runs parameter set ``index[b]`` of a stacked :class:`Params`."""
+        return Params(**{f: getattr(self, f)[index] for f in PARAMETER_FIELDS})
 
 
 def _one(x: np.ndarray) -> np.ndarray | float:
@@ -519,11 +523,12 @@ def run_stochastic_raw(
     """
     stop = first + replications
     parts = []
+    stacked = Params.stack(draws) if draws else None
     for block in blocks_for(first, stop):
         params = index = None
-        if draws:
+        if stacked is not None:
             index = posterior_index(seed, block, len(draws))
-            params = Params.stack(draws, index)
+            params = stacked.take(index)
         raw = simulate(c, StochasticSampler(seed, block), BLOCK_SIZE, params)
         raw.draw = index
         lo = max(first, block * BLOCK_SIZE) - block * BLOCK_SIZE
