@@ -1051,7 +1051,8 @@ def reachability(
     note = (
         "intake and lateral hires all women from the first projection year; each vacancy "
         "step's allocation is the best of: women first as far as eligible women exist (floor 1, "
-        "posts filled with men when they run out), as in the scenario, men first; "
+        "posts filled with men when they run out), every vacancy filled from outside by women "
+        "(only where the grade recruits laterally), as in the scenario, men first; "
         "establishments, minimum years in grade, attrition and rate-mode promotions unchanged"
         if to == "women"
         else "intake and lateral hires all men; each vacancy step's allocation the lowest of: "
