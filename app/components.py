@@ -106,8 +106,9 @@ def scenario_from_json(text: str) -> Scenario:
 # What-if levers
 # ---------------------------------------------------------------------------------------------
 def first_simulated_year(scenario: Scenario) -> int:
-    """The first projection year (flows of ``start_year + 1``)."""
-    return scenario.start_year + 1
+    """The first year the what-if levers change (``simulation.levers_from_year``, default the
+    first projection year, ``start_year + 1``)."""
+    return scenario.first_lever_year
 
 
 def has_intake_share(scenario: Scenario) -> bool:

@@ -810,6 +810,10 @@ def calibrated_scenario_data(fit: Fit, problem_ref: str | None = None) -> dict[s
         data["name"] = proj.name
     if proj.description is not None:
         data["description"] = proj.description
+    # Levers (app, goal seek, reachability) act after the fitting period, never on history.
+    last_observed = max(o.year for o in problem.observations)
+    if last_observed < data["end_year"]:
+        data.setdefault("simulation", {})["levers_from_year"] = last_observed + 1
     if problem.targets:
         sources = data.setdefault("sources", {})
         for sid, src in problem.target_sources.items():

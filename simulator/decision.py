@@ -54,7 +54,8 @@ meet it is, for a monotone response, an interval touching one end of the range (
 
 Reachability (:func:`reachability`)
 -----------------------------------
-The scenario with every *controllable flow* given to women from ``start_year + 1``: intake
+The scenario with every *controllable flow* given to women from the scenario's first lever
+year (``simulation.levers_from_year``, default ``start_year + 1``): intake
 women's share 1 and lateral hires' women's share 1; and for each vacancy step the best of
 four allocation rules — **women first** (every promotion to a woman as far as eligible women
 exist: ``women_floor = 1``, ``when_floor_short = "fill_with_men"``), **from outside** (every
@@ -296,7 +297,7 @@ def make_lever(
                 from_year,
             )
         lo, hi = _check_range(value_range, (-math.inf, math.inf))
-        return Lever(spec, "path", lo, hi, s.start_year + 1, path=path)
+        return Lever(spec, "path", lo, hi, s.first_lever_year, path=path)
     parts = spec.split(":")
     kind, args = parts[0], parts[1:]
     if kind not in LEVERS:
@@ -351,7 +352,7 @@ def make_lever(
                     spec,
                 )
     lo, hi = _check_range(value_range or default_range, default_range)
-    fy = s.start_year + 1 if from_year is None else int(from_year)
+    fy = s.first_lever_year if from_year is None else int(from_year)
     if not s.start_year + 1 <= fy <= s.end_year:
         raise _err(
             "lever.from_year", f"must be a year from {s.start_year + 1} to {s.end_year}", from_year
@@ -940,7 +941,7 @@ def best_case_data(
     """
     s = scenario
     data = scenario_to_data(s)
-    fy = s.start_year + 1
+    fy = s.first_lever_year
     w = 1.0 if to == "women" else 0.0
     vac = [p.to for p in s.promotions if p.mode == "vacancy"]
     default = "women_first" if to == "women" else "men_first"
@@ -1049,7 +1050,7 @@ def reachability(
         met = condition_met(tgt, path)
         reachable = bool(met[di:].all() if tgt.sustained else met[di])
     note = (
-        "intake and lateral hires all women from the first projection year; each vacancy "
+        f"intake and lateral hires all women from {scenario.first_lever_year}; each vacancy "
         "step's allocation is the best of: women first as far as eligible women exist (floor 1, "
         "posts filled with men when they run out), every vacancy filled from outside by women "
         "(only where the grade recruits laterally), as in the scenario, men first; "

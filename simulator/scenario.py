@@ -792,6 +792,14 @@ class Simulation(Strict):
 
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1000
     seed: Annotated[int, Field(ge=0, lt=2**128)] = 20250701
+    levers_from_year: Year | None = Field(
+        None,
+        description=(
+            "First year that what-if levers, goal seeks and the reachability bound change "
+            "(default start_year + 1). A calibrated scenario that starts in its fitting period "
+            "sets it to the year after its last published figure, so levers leave history alone."
+        ),
+    )
 
 
 class Scenario(Strict):
@@ -839,6 +847,12 @@ class Scenario(Strict):
     def grade_ids(self) -> list[str]:
         """Grade ids in ladder order (entry first)."""
         return [g.id for g in self.grades]
+
+    @property
+    def first_lever_year(self) -> int:
+        """The first year levers change: ``simulation.levers_from_year`` or ``start_year + 1``."""
+        y = self.simulation.levers_from_year
+        return self.start_year + 1 if y is None else y
 
     def population_grades(self, population: str) -> list[str]:
         """Return the grade ids a population (grade, group or 'workforce') covers."""
@@ -1048,6 +1062,15 @@ def cross_check(s: Scenario) -> list[Issue]:
             )
     if not any(g.workforce for g in s.grades):
         out.append(Issue("grades", "at least one grade must be counted in the workforce", None))
+    lf = s.simulation.levers_from_year
+    if lf is not None and not s.start_year + 1 <= lf <= s.end_year:
+        out.append(
+            Issue(
+                "simulation.levers_from_year",
+                f"must lie within the projection {s.start_year + 1}-{s.end_year}",
+                lf,
+            )
+        )
     if s.agents is not None:
         out += validate_agent_options(s.agents, s)
     out += _pipeline_cross_check(s)
