@@ -343,7 +343,8 @@ def format_summary(s: Scenario, summary: dict[str, Any]) -> str:
     for t in small:
         lines.append(
             f"note: {t['id']}: about {t['expected_headcount']:.0f} people at the deadline; "
-            f"the target needs {t['women_needed']} women — "
+            f"the target needs {t['women_needed']} "
+            f"{'woman' if t['women_needed'] == 1 else 'women'} — "
             "small numbers move the share in big steps."
         )
     return "\n".join(lines)
