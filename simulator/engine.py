@@ -40,7 +40,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 from simulator.compiled import (
     MODE_VACANCY,
@@ -127,6 +126,8 @@ def _wallenius_mean_scalar(n_draw: float, pool_w: float, pool_m: float, odds: fl
         return lo
     if f_hi >= 0:
         return hi
+    from scipy import optimize  # imported when first needed: it is slow to import
+
     return float(optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12))
 
 
@@ -259,6 +260,8 @@ class StochasticSampler:
         free = hi > lo
         if free.any():
             w = odds if np.ndim(odds) == 0 else np.broadcast_to(odds, n_draw.shape)[free]
+            from scipy import stats  # imported when first needed: it is slow to import
+
             out[free] = stats.nchypergeom_wallenius.rvs(
                 pool_w[free] + pool_m[free], pool_w[free], n_draw[free], w, random_state=gen
             )
