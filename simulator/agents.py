@@ -1211,8 +1211,30 @@ class _Replication:
 # Public entry points.
 # ---------------------------------------------------------------------------------------------
 def check_options(c: Compiled, options: AgentOptions) -> None:
-    """Raise :class:`ScenarioError` if ``options`` do not fit the compiled scenario."""
+    """Raise :class:`ScenarioError` if ``options`` do not fit the compiled scenario.
+
+    The agents engine does not (yet) run the cohort engines' conscription funnel or
+    ``[[deployments]]`` pools; a scenario with either is refused rather than run wrongly.
+    """
     issues = validate_agent_options(options, c.scenario)
+    unsupported = [
+        name
+        for name, present in (
+            ("conscription", getattr(c, "conscription", None) is not None),
+            ("deployments", bool(getattr(c, "deployments", ()))),
+        )
+        if present
+    ]
+    if unsupported:
+        issues.append(
+            Issue(
+                "engine",
+                f"the agents engine does not model {' or '.join(unsupported)} yet "
+                "(its own deployment rotations are [agents.deployment]); use --engine "
+                "stochastic or expected for this scenario",
+                "agents",
+            )
+        )
     if issues:
         raise ScenarioError(issues, c.scenario.name)
 

@@ -43,11 +43,13 @@ import numpy as np
 
 from simulator.compiled import (
     MODE_VACANCY,
+    RECRUIT_CONSCRIPTION,
     RECRUIT_FIXED,
     RECRUIT_REPLACE,
     YEARLY_FIELDS,
     Compiled,
 )
+from simulator.pipeline import PipelineRun, raw_concat, raw_rows
 from simulator.rng import BLOCK_SIZE, blocks_for, decision_generator
 
 FLOWS = ("leavers", "promoted_out", "promoted_in", "recruits", "lateral_in")
@@ -353,6 +355,12 @@ class Raw:
     draw
         ``[B]`` index of the posterior parameter set each replication ran (``None``: the
         scenario's own parameters).
+    funnel, funnel_places
+        ``[B, Y, stage, 2]`` conscription funnel by stage and sex, ``[B, Y, 2]`` places and
+        unfilled places (``None`` without ``[conscription]``; :mod:`simulator.pipeline`).
+    deployments, deployment_diagnostics
+        ``[B, Y+1, pool, 2]`` deployed at each year-end by pool and sex, ``[B, Y+1, pool, 4]``
+        demand, unmet demand, floor binding, floor short (``None`` without pools).
     """
 
     stock: np.ndarray
@@ -360,6 +368,10 @@ class Raw:
     diagnostics: np.ndarray
     final: np.ndarray
     draw: np.ndarray | None = None
+    funnel: np.ndarray | None = None
+    funnel_places: np.ndarray | None = None
+    deployments: np.ndarray | None = None
+    deployment_diagnostics: np.ndarray | None = None
 
 
 def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> Raw:
@@ -379,6 +391,7 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
     names = [[f"transition/{gid}/{sx}" for sx in SEX_NAMES] for gid in c.grade_ids]
     growth_target = P.initial.sum((1, 2, 3)).astype(float)  # [b]
     vacancy_grades = [h for h in range(G - 1, 0, -1) if c.mode[h] == MODE_VACANCY]
+    pipe = PipelineRun(c, sampler, batch, n)  # conscription funnel and deployment pools
     clamp = [] if c.K_grade is None else [g for g in range(G) if c.K_grade[g] < K]
     # Loop invariants of the vacancy step (names of its decisions; parameters as floats when
     # every replication shares them, which spares numpy calls on one-element arrays).
@@ -471,6 +484,8 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         elif c.recruitment_mode == RECRUIT_REPLACE:
             posts = sampler.count(P.establishment[:, t, 0])
             intake = np.maximum(0, posts - stay[:, 0].sum((1, 2)))
+        elif c.recruitment_mode == RECRUIT_CONSCRIPTION:  # the funnel's signers, below
+            intake = np.zeros(batch, dtype=dt)
         else:  # RECRUIT_GROWTH
             growth_target = growth_target * (1.0 + P.growth_rate[:, t])
             current = stay.sum((1, 2, 3)) + promoted_in.sum((1, 2)) + lateral_in.sum((1, 2))
@@ -478,6 +493,7 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         intake_w = sampler.binomial("intake_women", intake, _one(P.women_share[:, t]))
         recruits[:, 0, 0] = intake_w
         recruits[:, 0, 1] = intake - intake_w
+        pipe.add_signers(t, recruits)
 
         entrants = promoted_in + lateral_in + recruits
         n = np.empty_like(n)
@@ -489,8 +505,9 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
             n[:, g, :, kg + 1 :] = 0
         n[..., 0] = entrants
         stock[:, t + 1] = n.sum(-1)
+        pipe.deploy(t + 1, n)
         flows[:, t] = np.stack([leavers, promoted_out, promoted_in, recruits, lateral_in], axis=-1)
-    return Raw(stock=stock, flows=flows, diagnostics=diag, final=n)
+    return Raw(stock=stock, flows=flows, diagnostics=diag, final=n, **pipe.arrays())
 
 
 def run_expected_raw(c: Compiled) -> Raw:
@@ -543,6 +560,7 @@ def run_stochastic_raw(
                 raw.diagnostics[lo:hi],
                 raw.final[lo:hi],
                 None if index is None else index[lo:hi],
+                **raw_rows(raw, lo, hi),
             )
         )
         if progress is not None:
@@ -553,4 +571,5 @@ def run_stochastic_raw(
         diagnostics=np.concatenate([r.diagnostics for r in parts]),
         final=np.concatenate([r.final for r in parts]),
         draw=None if not draws else np.concatenate([r.draw for r in parts]),
+        **raw_concat(parts),
     )

@@ -25,7 +25,10 @@ earlier), σ_s the summoned share, φ_s the fit share, ν_s the volunteer share 
     signers     Σ_r Bin(K^r_s, κ^r_s)                   → recruits of the entry grade in step y
 
 δ^r_s is the dropout (share of a service spell not completed, not an annual probability) and
-κ^r_s the share of completers who sign a contract. In the expected engine each Bin(n, p) is
+κ^r_s the share of completers who sign a contract. Recorded stages (:data:`FUNNEL_STAGES`):
+cohort C, summoned S, fit F + V^N (everyone found fit: the summoned and the volunteers from
+outside them), volunteers V, lottery pool L, volunteer conscripts n^0, drafted n^1,
+conscripts n^0 + n^1, completers, contract signers. In the expected engine each Bin(n, p) is
 n p and each hypergeometric split is proportional (``D_w = D L_w / (L_w + L_m)``): every
 person in the lottery pool has the same chance D / (L_w + L_m) of being drafted.
 
@@ -57,14 +60,16 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from simulator.compiled import WOMEN, Compiled, _series, _weights
 from simulator.errors import Issue, ScenarioError
 from simulator.scenario import SEXES, Scenario, SexCounts, SexShares
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Stages of the funnel recorded per (year, sex), in the order of ``Raw.funnel``'s stage axis.
 FUNNEL_STAGES = (
@@ -517,6 +522,8 @@ def funnel_frame(result: Any) -> pd.DataFrame:
 
     Columns: engine, replication, year, stage, sex, count, places, unfilled.
     """
+    import pandas as pd
+
     raw, c = result.raw, result.compiled
     cols = ["engine", "replication", "year", "stage", "sex", "count", "places", "unfilled"]
     if getattr(raw, "funnel", None) is None:
@@ -545,6 +552,8 @@ def deployment_frame(result: Any) -> pd.DataFrame:
     Columns: engine, replication, year, pool, sex, deployed, demand, unmet, floor_binding,
     floor_short (the last four per pool and year, repeated for both sexes).
     """
+    import pandas as pd
+
     raw, c = result.raw, result.compiled
     cols = ["engine", "replication", "year", "pool", "sex", "deployed", *DEPLOYMENT_DIAGNOSTICS]
     if getattr(raw, "deployments", None) is None:

@@ -171,6 +171,9 @@ def test_agents_and_stochastic_engines_agree_on_generated_scenarios(data):
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_agents_and_stochastic_engines_agree_on_shipped_scenarios(path):
     c = compile_scenario(load_scenario(path))
+    if c.conscription is not None or c.deployments:
+        # The agents engine refuses these (tested below); nothing to compare.
+        pytest.skip("the agents engine does not model the conscription funnel or pools yet")
     failures, m = agents_vs_stochastic(c, 100)
     assert m > 0
     assert not failures, "\n".join(failures)
@@ -317,3 +320,16 @@ def test_the_comparison_detects_a_small_difference(path, value):
     ).raw
     failures, _ = compare(agents, cohort)
     assert failures
+
+
+def test_agents_engine_refuses_what_it_does_not_model():
+    """A scenario with a conscription funnel is refused with a clear message, never run as if
+    it had another recruitment mode."""
+    from simulator.errors import ScenarioError
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "dk_defence_reform.toml"
+    c = compile_scenario(load_scenario(path))
+    with pytest.raises(ScenarioError) as info:
+        run_agents(c, 1, SEED)
+    assert info.value.issues[-1].path == "engine"
+    assert "conscription" in info.value.issues[-1].message
