@@ -163,11 +163,49 @@ LEVERS: dict[str, tuple[str, tuple[float, float], str, str]] = {
         "required",
         "women's share of lateral hires",
     ),
+    # Conscription funnel and deployment pools (scenarios with [conscription] / [[deployments]]).
+    "women_volunteer_share": (
+        "conscription.volunteer_share",
+        (0.0, 1.0),
+        "none",
+        "share of fit women who volunteer",
+    ),
+    "women_contract_share": (
+        "conscription.contract_share",
+        (0.0, 1.0),
+        "none",
+        "share of women completers who sign a contract",
+    ),
+    "conscription_places_multiplier": (
+        "conscription.places",
+        (0.5, 3.0),
+        "none",
+        "multiplier of conscription places",
+    ),
+    "deployment_women_floor": (
+        "deployment.women_floor",
+        (0.0, 1.0),
+        "pool",
+        "floor on women's share of the deployed",
+    ),
+}
+#: Levers that change women's value only (a policy with ``sexes = ["women"]``).
+WOMEN_ONLY = {"women_attrition_multiplier", "women_volunteer_share", "women_contract_share"}
+#: Levers that scale the parameter instead of setting it.
+SCALING = {"women_attrition_multiplier", "conscription_places_multiplier"}
+#: Levers that need a conscription funnel or deployment pools in the scenario.
+NEEDS = {
+    "women_volunteer_share": "conscription",
+    "women_contract_share": "conscription",
+    "conscription_places_multiplier": "conscription",
+    "deployment_women_floor": "deployments",
 }
 ALLOWED_LEVERS = (
     "intake_women_share, promotion_floor:<grade>, women_odds:<grade>, "
     "women_attrition_multiplier[:<grade>], lateral_share:<grade>[:<women share>], "
-    "lateral_women_share:<grade>, path=<parameter path> (with a range)"
+    "lateral_women_share:<grade>, women_volunteer_share, women_contract_share, "
+    "conscription_places_multiplier, deployment_women_floor[:<pool>], "
+    "path=<parameter path> (with a range)"
 )
 
 
@@ -240,13 +278,11 @@ class Lever:
             "from_year": self.from_year,
             "assumption": f"{_ASSUMPTION}: {self.label} = {value:g} from {self.from_year}",
         }
-        if self.kind == "women_attrition_multiplier":
-            pol["scale"] = value
+        pol["scale" if self.kind in SCALING else "set"] = value
+        if self.kind in WOMEN_ONLY:
             pol["sexes"] = ["women"]
-        else:
-            pol["set"] = value
         if self.grade is not None:
-            pol["grades"] = [self.grade]
+            pol["deployments" if LEVERS[self.kind][2] == "pool" else "grades"] = [self.grade]
         policies.append(pol)
         if self.kind == "lateral_share" and self.lateral_women_share is not None:
             policies.append(
@@ -303,6 +339,8 @@ def make_lever(
     if kind not in LEVERS:
         raise _err("lever", f"unknown lever; use one of {ALLOWED_LEVERS}", spec)
     _, default_range, needs_grade, _ = LEVERS[kind]
+    if kind in NEEDS and not getattr(s, NEEDS[kind], None):
+        raise _err("lever", f"{kind} needs a [{NEEDS[kind]}] block in the scenario", spec)
     max_args = 2 if kind == "lateral_share" else (0 if needs_grade == "none" else 1)
     if len(args) > max_args or (needs_grade == "required" and not args):
         form = {
@@ -315,7 +353,11 @@ def make_lever(
         raise _err("lever", f"write it as {form}", spec)
     grade = args[0] if args else None
     lateral_w = None
-    if grade is not None:
+    if needs_grade == "pool":
+        pools = [d.id for d in s.deployments]
+        if grade is not None and grade not in pools:
+            raise _err("lever", f"unknown deployment pool {grade!r}; use one of {pools}", spec)
+    elif grade is not None:
         allowed = s.grade_ids + (sorted(s.groups) if kind == "women_attrition_multiplier" else [])
         if grade not in allowed:
             raise _err("lever", f"unknown grade {grade!r}; use one of {allowed}", spec)

@@ -8,6 +8,7 @@ statement can fail by chance its α is given.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -517,3 +518,36 @@ def test_waterfall_chart_spec():
     assert bar["encoding"]["y2"]["field"] == "high"
     assert bar["encoding"]["x"]["sort"] == list(frame["label"])
     assert spec["title"] == "t"
+
+
+# ---------------------------------------------------------------------------------------------
+# Conscription and deployment levers
+# ---------------------------------------------------------------------------------------------
+REFORM = Path(__file__).resolve().parents[1] / "scenarios" / "dk_defence_reform.toml"
+
+
+def test_conscription_lever_solves_in_expectation():
+    s = load_scenario(REFORM)
+    r = solve(s, "military-2030", "women_volunteer_share")
+    assert r.status == "solved"
+    lv = make_lever(s, "women_volunteer_share")
+    share = run(lv.apply(s, r.value), "expected").share("military")[0][2030 - s.start_year]
+    assert share == pytest.approx(0.15, abs=1e-6)
+    below = run(lv.apply(s, r.value - 0.01), "expected").share("military")[0][2030 - s.start_year]
+    assert below < 0.15
+    pol = lv.apply(s, 0.2).policies[-1]
+    assert pol.parameter == "conscription.volunteer_share"
+    assert pol.sexes == ["women"]
+
+
+def test_funnel_levers_need_a_funnel():
+    with pytest.raises(ScenarioError) as info:
+        make_lever(vacancy_case(), "women_volunteer_share")
+    assert "conscription" in info.value.issues[0].message
+
+
+def test_deployment_floor_lever_names_its_pool():
+    s = load_scenario(REFORM)
+    with pytest.raises(ScenarioError) as info:
+        make_lever(s, "deployment_women_floor:nowhere")
+    assert "pool" in info.value.issues[0].message
