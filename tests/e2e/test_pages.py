@@ -144,8 +144,15 @@ def test_shared_link_reproduces_the_view(app_url, page, wait_idle, screenshot, b
     try:
         other = context.new_page()
         _open(other, link, wait_idle)
-        assert other.get_by_role("spinbutton", name="Seed").input_value() == "7"
-        assert other.get_by_role("spinbutton", name="Replications").input_value() == "200"
+        # expect(...) retries until the first script run has applied the URL (a loaded
+        # machine can show the widgets before that run finishes).
+        expect(other.get_by_role("spinbutton", name="Seed")).to_have_value(
+            "7", timeout=RERUN_TIMEOUT_MS
+        )
+        expect(other.get_by_role("spinbutton", name="Replications")).to_have_value(
+            "200", timeout=RERUN_TIMEOUT_MS
+        )
+        wait_idle(other)
         assert _probability(other).inner_text().strip() == shown
         other_median = (
             other.get_by_test_id("stMetric")
