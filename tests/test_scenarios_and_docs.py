@@ -117,7 +117,8 @@ def test_police_initial_state_reproduces_the_action_plan_shares():
 
 def test_police_target_is_the_published_national_target():
     scenario = load_scenario(ROOT / "scenarios" / "dk_police.toml")
-    (target,) = scenario.targets
+    target = next(t for t in scenario.targets if t.id == "police-leaders-2030")
+    assert scenario.targets[0] is target  # the headline target comes first (app, reports)
     assert (target.population, target.comparator, target.value, target.deadline) == (
         "police_leaders",
         "at_least",
@@ -126,6 +127,13 @@ def test_police_target_is_the_published_national_target():
     )
     assert target.source == "dk-nap"
     assert "1258" in (target.locator or "")
+
+
+def test_police_deployment_reproduces_the_published_share():
+    """The deployment pool's odds are calibrated to 12 % women among the deployed in 2024."""
+    scenario = load_scenario(ROOT / "scenarios" / "dk_police_deployment.toml")
+    share = run(compile_scenario(scenario), engine="expected").share("deployed.abroad")[0, 0]
+    assert share == pytest.approx(0.12, abs=0.0025)
 
 
 def test_defence_initial_state_reproduces_the_action_plan_shares():
