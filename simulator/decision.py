@@ -56,7 +56,9 @@ Reachability (:func:`reachability`)
 -----------------------------------
 The scenario with every *controllable flow* given to women from the scenario's first lever
 year (``simulation.levers_from_year``, default ``start_year + 1``): intake
-women's share 1 and lateral hires' women's share 1; and for each vacancy step the best of
+women's share 1 (with a conscription funnel: every fit woman volunteers, every woman completer
+signs a contract and no man does) and lateral hires' women's share 1; and for each vacancy
+step the best of
 four allocation rules — **women first** (every promotion to a woman as far as eligible women
 exist: ``women_floor = 1``, ``when_floor_short = "fill_with_men"``), **from outside** (every
 vacancy filled by lateral entry, all women; only for steps that recruit laterally in some year
@@ -1005,7 +1007,18 @@ def best_case_data(
         return out
 
     pol = list(data.get("policies", []))
-    pol.append(policy("intake", "recruitment.women_share", w))
+    if s.conscription is None:
+        pol.append(policy("intake", "recruitment.women_share", w))
+    else:
+        # The funnel supplies the intake: every fit person of the favoured sex volunteers and
+        # every completer of that sex signs; no completer of the other sex does.
+        other = "men" if to == "women" else "women"
+        for pid, parameter, value, sex in (
+            ("volunteer", "conscription.volunteer_share", 1.0, to),
+            ("contract", "conscription.contract_share", 1.0, to),
+            ("contract-other", "conscription.contract_share", 0.0, other),
+        ):
+            pol.append({**policy(pid, parameter, value), "sexes": [sex]})
     if vac:
         pol.append(policy("lateral", "promotion.lateral_women_share", w, vac))
     women_first = [g for g in vac if rules[g] == "women_first"]
@@ -1209,15 +1222,29 @@ def neutral_data(scenario: Scenario, groups: tuple[str, ...] = GROUPS) -> dict[s
             for p in pol
             if p["parameter"] not in ("recruitment.women_share", "promotion.lateral_women_share")
         ]
-        pol.append(
-            {
-                "id": "neutral-intake",
-                "parameter": "recruitment.women_share",
-                "from_year": s.start_year + 1,
-                "set": start_share(s.grade_ids[0]),
-                "assumption": f"{_ASSUMPTION}: neutral intake = entry grade's start share",
-            }
-        )
+        if s.conscription is None:
+            pol.append(
+                {
+                    "id": "neutral-intake",
+                    "parameter": "recruitment.women_share",
+                    "from_year": s.start_year + 1,
+                    "set": start_share(s.grade_ids[0]),
+                    "assumption": f"{_ASSUMPTION}: neutral intake = entry grade's start share",
+                }
+            )
+        else:
+            # A funnel's neutral counterpart: women volunteer and sign contracts at men's rates
+            # (who is summoned follows the scenario's dated rules; the lottery is neutral).
+            pol = [
+                p
+                for p in pol
+                if p["parameter"]
+                not in ("conscription.volunteer_share", "conscription.contract_share")
+            ]
+            block = data["conscription"]
+            for key in ("volunteer_share", "contract_share", "contract_share_drafted"):
+                if isinstance(block.get(key), dict) and "men" in block[key]:
+                    block[key] = {**block[key], "women": block[key]["men"]}
         for block in data["promotions"]:
             if block["mode"] == "vacancy":
                 block["lateral_women_share"] = start_share(block["to"])

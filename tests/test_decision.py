@@ -551,3 +551,29 @@ def test_deployment_floor_lever_names_its_pool():
     with pytest.raises(ScenarioError) as info:
         make_lever(s, "deployment_women_floor:nowhere")
     assert "pool" in info.value.issues[0].message
+
+
+def test_reachability_on_a_conscription_funnel_bounds_its_levers():
+    """The funnel's best case (all fit women volunteer and sign, no man signs) is never below
+    what the funnel levers reach (expected engine)."""
+    s = load_scenario(REFORM)
+    rb = reachability(s, "military-2030")
+    assert rb.value > rb.baseline_value
+    di = 2030 - s.start_year
+    for spec, values in (
+        ("women_volunteer_share", (0.2, 0.6, 1.0)),
+        ("women_contract_share", (0.5, 1.0)),
+        ("conscription_places_multiplier", (1.5, 3.0)),
+    ):
+        lv = make_lever(s, spec)
+        for v in values:
+            assert rb.value >= run(lv.apply(s, v), "expected").share("military")[0][di] - 1e-12
+
+
+def test_decomposition_of_a_funnel_scenario_adds_up():
+    d = decompose(load_scenario(REFORM), "military-2035")
+    terms = d.table.set_index("term")["change"]
+    total = terms.pop("total")
+    assert abs(terms.sum() - total) < 1e-9
+    assert abs(total - (d.end_share - d.start_share)) < 1e-12
+    assert terms["recruitment"] < 0  # women volunteer and sign less than men in the scenario
