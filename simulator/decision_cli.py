@@ -26,23 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli_common import EXIT_OK, standalone_main
+from simulator.cli_common import EXIT_OK, int_arg, standalone_main
 from simulator.errors import Issue, ScenarioError
 
 COMMANDS = ("solve", "reach", "decompose", "compare")
-
-
-def _int_arg(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be from {lo} to {hi} (got {value})")
-        return value
-
-    return parse
 
 
 def _float_arg(name: str):
@@ -62,11 +49,11 @@ def _reps_seed(p: argparse.ArgumentParser, reps_help: str) -> None:
     from simulator.scenario import MAX_REPLICATIONS
 
     p.add_argument(
-        "--reps", type=_int_arg("--reps", 1, MAX_REPLICATIONS), default=None, help=reps_help
+        "--reps", type=int_arg("--reps", 1, MAX_REPLICATIONS), default=None, help=reps_help
     )
     p.add_argument(
         "--seed",
-        type=_int_arg("--seed", 0, 2**128 - 1),
+        type=int_arg("--seed", 0, 2**128 - 1),
         default=None,
         help="root seed (default: the scenario's simulation.seed)",
     )
@@ -121,7 +108,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     so.add_argument(
         "--uncertainty-seeds",
-        type=_int_arg("--uncertainty-seeds", 0, 50),
+        type=int_arg("--uncertainty-seeds", 0, 50),
         default=4,
         help="with --probability: re-solve with this many independent seeds to "
         "measure the Monte Carlo uncertainty (default 4; 0 skips)",
@@ -137,12 +124,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     re_.add_argument("--target", default=None, help="target id (default: every target)")
     re_.add_argument(
         "--reps",
-        type=_int_arg("--reps", 1, 100_000),
+        type=int_arg("--reps", 1, 100_000),
         default=None,
         help="also run the best case on the stochastic engine with N replications",
     )
     re_.add_argument(
-        "--seed", type=_int_arg("--seed", 0, 2**128 - 1), default=None, help="root seed of --reps"
+        "--seed", type=int_arg("--seed", 0, 2**128 - 1), default=None, help="root seed of --reps"
     )
     re_.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -126,4 +126,4 @@ def test_bad_option_value_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["solve", POLICE, "--lever", "intake_women_share", "--reps", "0"])
     assert exc.value.code == 2
-    assert "--reps must be from 1" in capsys.readouterr().err
+    assert "--reps must be between 1" in capsys.readouterr().err
