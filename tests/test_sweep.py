@@ -629,6 +629,14 @@ def test_shipped_police_sweep_is_valid():
     assert floors == {0.0, 0.2, 0.3, 0.35, 0.4}
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_sweep_is_valid_at_every_point(path):
+    sweep = load_sweep(path)
+    assert sweep.points
+    for point in sweep.points:
+        compile_scenario(sweep.point_scenario(point))
+
+
 def test_point_scenario_has_the_levers_set(reference):
     sweep_file, _ = reference
     sweep = load_sweep(sweep_file)
