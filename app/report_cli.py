@@ -18,32 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from simulator.cli_common import EXIT_INTERNAL, EXIT_OK, standalone_main
+from simulator.cli_common import EXIT_INTERNAL, EXIT_OK, int_arg, standalone_main
 
 COMMANDS = ("report",)
-
-
-def _positive_int(name: str, hi: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
-        if not 1 <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be between 1 and {hi} (got {value})")
-        return value
-
-    return parse
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be an integer (got {text!r})") from None
-    if not 0 <= value < 2**128:
-        raise argparse.ArgumentTypeError(f"--seed must be from 0 to 2**128 - 1 (got {value})")
-    return value
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -62,11 +39,16 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     p.add_argument(
         "--reps",
-        type=_positive_int("--reps", MAX_REPLICATIONS),
+        type=int_arg("--reps", 1, MAX_REPLICATIONS),
         default=None,
         help="stochastic replications (default: the scenario's simulation.replications)",
     )
-    p.add_argument("--seed", type=_seed, default=None, help="root seed (default: the scenario's)")
+    p.add_argument(
+        "--seed",
+        type=int_arg("--seed", 0, 2**128 - 1),
+        default=None,
+        help="root seed (default: the scenario's)",
+    )
 
 
 def dispatch(args: argparse.Namespace) -> int | None:

@@ -29,23 +29,11 @@ from simulator.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    int_arg,
     standalone_main,
 )
 
 COMMANDS = ("sweep", "sensitivity")
-
-
-def _positive_int(name: str, hi: int = 1_000_000):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
-        if not 1 <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be between 1 and {hi} (got {value})")
-        return value
-
-    return parse
 
 
 def _executor_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -59,7 +47,7 @@ def _executor_options(p: argparse.ArgumentParser, default: str) -> None:
     )
     p.add_argument(
         "--workers",
-        type=_positive_int("--workers", 4096),
+        type=int_arg("--workers", 1, 4096),
         default=None,
         help="worker processes (process, or dask without --scheduler); default: CPU count",
     )
@@ -104,7 +92,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     se.add_argument(
         "--n",
-        type=_positive_int("--n", 1 << 16),
+        type=int_arg("--n", 1, 1 << 16),
         default=256,
         help="Sobol base sample size, a power of 2; cost n x (parameters + 2) runs (default 256)",
     )
