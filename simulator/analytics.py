@@ -45,13 +45,36 @@ from simulator.scenario import Scenario, Target
 from simulator.targets import condition_met
 
 
+def _per_year(c: Compiled, fn) -> dict:
+    """``fn(array, n)`` applied to every per-year array of ``c``, as ``replace`` keywords.
+
+    Per-year arrays: :data:`YEARLY_FIELDS` (``[Y, ...]``), the conscription funnel's (``[Y,
+    ...]``) and each deployment pool's (``[Y+1, ...]``, year-ends including the start year).
+    ``n`` is the array's current number of years.
+    """
+    Y = c.n_years
+    out = {name: fn(getattr(c, name), Y) for name in YEARLY_FIELDS}
+
+    def each(obj, n):
+        return dataclasses.replace(
+            obj,
+            **{
+                f.name: fn(v, n)
+                for f in dataclasses.fields(obj)
+                if isinstance(v := getattr(obj, f.name), np.ndarray) and v.ndim and len(v) == n
+            },
+        )
+
+    if c.conscription is not None:
+        out["conscription"] = each(c.conscription, Y)
+    if c.deployments:
+        out["deployments"] = tuple(each(d, Y + 1) for d in c.deployments)
+    return out
+
+
 def _frozen(c: Compiled, years: int) -> Compiled:
     """A copy of ``c`` whose horizon is ``years`` steps of the last year's parameters."""
-    last = {
-        name: getattr(c, name)[-1:]
-        for name in YEARLY_FIELDS
-    }
-    reps = {name: np.repeat(arr, years, axis=0) for name, arr in last.items()}
+    reps = _per_year(c, lambda a, n: np.repeat(a[-1:], years + (len(a) - c.n_years), axis=0))
     new_years = np.arange(c.start_year + 1, c.start_year + 1 + years)
     return dataclasses.replace(c, years=new_years, **reps)
 
@@ -175,9 +198,7 @@ def _extend(c: Compiled, horizon: int) -> Compiled:
     """The scenario's own years, then its last year's parameters up to ``horizon`` steps."""
     if horizon <= c.n_years:
         return c
-    extra = _frozen(c, horizon - c.n_years)
-    merged = {}
-    for name in YEARLY_FIELDS:
-        merged[name] = np.concatenate([getattr(c, name), getattr(extra, name)], axis=0)
+    extra = horizon - c.n_years
+    merged = _per_year(c, lambda a, n: np.concatenate([a, np.repeat(a[-1:], extra, axis=0)]))
     years = np.arange(c.start_year + 1, c.start_year + 1 + horizon)
     return dataclasses.replace(c, years=years, **merged)

@@ -194,3 +194,34 @@ def test_band_entered_from_below_or_above(hire_share, women, low, high):
     assert out["first_year"] == START + first
     chord = (first - 1) + (bound - share[first - 1]) / (share[first] - share[first - 1])
     assert out["years"] == pytest.approx(chord, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Horizons beyond the scenario with a conscription funnel and deployment pools
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["dk_defence_reform", "dk_police_deployment"])
+def test_extended_horizons_carry_funnel_and_pool_arrays(name):
+    """Extending the horizon (years to target, steady state) extends the funnel's and the
+    deployment pools' per-year arrays too: the extended path equals the scenario's own over
+    its years, funnel and deployed included, and the steady state exists."""
+    from pathlib import Path
+
+    from simulator import load_scenario
+    from simulator.analytics import _extend
+
+    c = compile_scenario(
+        load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
+    )
+    own = run(c, "expected").raw
+    ext = run(_extend(c, c.n_years + 25), "expected").raw
+    Y = c.n_years
+    np.testing.assert_allclose(ext.stock[:, : Y + 1], own.stock, rtol=0, atol=1e-9)
+    for field in ("funnel", "deployments"):
+        a, b = getattr(own, field), getattr(ext, field)
+        if a is not None:
+            np.testing.assert_allclose(b[:, : a.shape[1]], a, rtol=0, atol=1e-9)
+            assert b.shape[1] == a.shape[1] + 25
+    ss = steady_state(c)
+    assert all(0 <= v <= 1 for v in ss["share"].values() if v == v)
+    for t in c.scenario.targets:
+        years_to_target(c, t)  # runs past the scenario's own horizon
