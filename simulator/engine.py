@@ -374,6 +374,66 @@ class Raw:
     deployment_diagnostics: np.ndarray | None = None
 
 
+class _ScalarVacancy:
+    """Step 2 (vacancy promotions) of one expected path, in plain Python floats.
+
+    The arithmetic is that of the array path with :class:`ExpectedSampler` (same operations,
+    in the same order), without numpy's per-call cost on one-element arrays: the expected
+    engine runs one path, so a vacancy step is a few dozen scalar operations.
+    ``tests/test_engine_paths.py`` checks the two paths agree on every shipped scenario and on
+    generated ones.
+    """
+
+    def __init__(self, c: Compiled, P: Params) -> None:
+        self.posts = np.rint(P.establishment[0]).tolist()  # [Y][G]
+        self.lateral = P.lateral_share[0].tolist()
+        self.lateral_women = P.lateral_women_share[0].tolist()
+        self.odds = P.women_odds[0].tolist()
+        self.floor = P.women_floor[0].tolist()
+        self.min_years = c.min_years_out.tolist()
+        self.leave_vacant = c.leave_vacant.tolist()
+
+    def step(self, t, h, stay, promoted_out, promoted_in, lateral_in, diag_t) -> None:
+        """Fill grade h's vacancies of year t; update the arrays of one path in place."""
+        vac = max(0.0, self.posts[t][h] - float(stay[h].sum()))
+        lat = vac * self.lateral[t][h]
+        lat_w = lat * self.lateral_women[t][h]
+        m = self.min_years[h - 1]
+        pool_w = stay[h - 1, 0, m:].tolist()
+        pool_m = stay[h - 1, 1, m:].tolist()
+        e_w, e_m = sum(pool_w), sum(pool_m)
+        n_int = min(vac - lat, e_w + e_m)
+        odds = self.odds[t][h]
+        if odds == 1.0:
+            x = n_int * e_w / (e_w + e_m) if e_w + e_m > 0 else 0.0
+        else:
+            x = _wallenius_mean_scalar(n_int, e_w, e_m, odds)
+        women = min(max(x, n_int - e_m, 0.0), n_int, e_w)
+        men = n_int - women
+        required, binding, short = 0.0, False, False
+        f = self.floor[t][h]
+        if f > 0:
+            required = f * n_int
+            raised = max(women, min(e_w, required))
+            binding = raised > women + 1e-9
+            short = e_w < required - 1e-9
+            women = raised
+            men = n_int - women
+            if self.leave_vacant[h] and short:
+                men = min(men, min(women * (1 - f) / f, n_int))
+        for sex, d, pool, total in ((0, women, pool_w, e_w), (1, men, pool_m, e_m)):
+            ratio = min(d / total, 1.0) if total > 0 else 0.0
+            stay[h - 1, sex, m:] -= [count * ratio for count in pool]
+        promoted_out[h - 1, 0] += women
+        promoted_out[h - 1, 1] += men
+        promoted_in[h, 0] += women
+        promoted_in[h, 1] += men
+        lateral_in[h, 0] = lat_w
+        lateral_in[h, 1] = lat - lat_w
+        filled = women + men
+        diag_t[h] = (vac, lat, filled, vac - lat - filled, required, binding, short)
+
+
 def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> Raw:
     """Advance ``batch`` replications through every projection year of ``c``.
 
@@ -414,6 +474,15 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         for name in ("lateral_share", "lateral_women_share", "women_odds")
     }
 
+    scalar = (
+        _ScalarVacancy(c, P)
+        if type(sampler) is ExpectedSampler  # (a subclass runs the array path: tests)
+        and batch == 1
+        and vacancy_grades
+        and all(getattr(P, f).shape[0] == 1 for f in PARAMETER_FIELDS)
+        else None
+    )
+
     def param(name: str, t: int, h: int):
         values = shared[name]
         return values[t][h] if values is not None else getattr(P, name)[:, t, h]
@@ -435,6 +504,11 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         recruits = np.zeros((batch, G, 2), dtype=dt)
 
         for h in vacancy_grades:
+            if scalar is not None:  # one expected path: the same step in Python floats
+                scalar.step(
+                    t, h, stay[0], promoted_out[0], promoted_in[0], lateral_in[0], diag[0, t]
+                )
+                continue
             n_lat, n_lat_w, n_select, n_pick_w, n_pick_m = step_names[h]
             posts = sampler.count(P.establishment[:, t, h])
             vac = np.maximum(0, posts - stay[:, h].sum((1, 2)))
