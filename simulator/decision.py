@@ -1364,7 +1364,12 @@ def newcombe_paired(
     l1, u1 = wilson_interval(both + a_only, n, z)
     l2, u2 = wilson_interval(both + b_only, n, z)
     denom = (both + a_only) * (b_only + neither) * (both + b_only) * (a_only + neither)
-    phi = (both * neither - a_only * b_only) / math.sqrt(denom) if denom > 0 else 0.0
+    # Newcombe's φ with his continuity correction: (AD - BC - N/2) when AD > BC + N/2, zero
+    # when BC ≤ AD ≤ BC + N/2, AD - BC when AD < BC (Newcombe 1998, Stat Med 17:2635, method 10).
+    cross = both * neither - a_only * b_only
+    if cross > 0:
+        cross = max(0.0, cross - n / 2)
+    phi = cross / math.sqrt(denom) if denom > 0 else 0.0
     d = p2 - p1
     lower = d - math.sqrt(
         max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)

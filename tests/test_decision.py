@@ -440,6 +440,21 @@ def test_compare_diff_lists_exactly_the_changed_fields():
     assert row["share_difference"] > 0  # a floor of 50 % raises the top grade's share
 
 
+def test_newcombe_paired_interval_reproduces_a_published_example():
+    """Fagerland, Lydersen & Laake (2017), *Statistical Analysis of Contingency Tables*,
+    ch. 8: complete response before and after consolidation therapy (Cavo et al. 2012),
+    table [[59, 6], [16, 80]]; Newcombe square-and-add (method 10) estimate -0.0621, 95 % CI
+    -0.1186 to -0.0046 (the values pinned by the book's R package, ``contingencytables``,
+    tests/testthat/test-ch8.R)."""
+    # rows: first measurement met / not; columns: second measurement met / not
+    first = np.array([True] * 59 + [True] * 6 + [False] * 16 + [False] * 80)
+    second = np.array([True] * 59 + [False] * 6 + [True] * 16 + [False] * 80)
+    d, lo, hi = newcombe_paired(second, first)  # P(first) - P(second), the book's orientation
+    assert round(d, 4) == -0.0621
+    assert round(lo, 4) == -0.1186
+    assert round(hi, 4) == -0.0046
+
+
 def test_newcombe_paired_interval():
     rng = np.random.default_rng(0)
     a = rng.random(400) < 0.3
