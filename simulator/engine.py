@@ -374,17 +374,49 @@ class Raw:
     deployment_diagnostics: np.ndarray | None = None
 
 
+def _pairwise_sum(a: list[float]) -> float:
+    """Sum floats in the order numpy's ``add.reduce`` uses for a contiguous float64 array.
+
+    numpy's pairwise summation: below 8 values a plain loop; up to 128 eight partial sums
+    combined as ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` plus the remainder;
+    above, the halves recursively. Matching it keeps :class:`_ScalarVacancy` bit-identical
+    to the array path.
+    """
+    n = len(a)
+    if n < 8:
+        res = 0.0
+        for x in a:
+            res += x
+        return res
+    if n <= 128:
+        r = a[:8]
+        i = 8
+        while i + 8 <= n:
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for x in a[i:]:
+            res += x
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(a[:half]) + _pairwise_sum(a[half:])
+
+
 class _ScalarVacancy:
     """Step 2 (vacancy promotions) of one expected path, in plain Python floats.
 
     The arithmetic is that of the array path with :class:`ExpectedSampler` (same operations,
     in the same order), without numpy's per-call cost on one-element arrays: the expected
-    engine runs one path, so a vacancy step is a few dozen scalar operations.
+    engine runs one path, so a year's vacancy chain is a few hundred scalar operations on
+    nested lists, converted from and back to the arrays once per year.
     ``tests/test_engine_paths.py`` checks the two paths agree on every shipped scenario and on
     generated ones.
     """
 
-    def __init__(self, c: Compiled, P: Params) -> None:
+    def __init__(self, c: Compiled, P: Params, grades: list[int]) -> None:
+        self.grades = grades  # vacancy-mode grades, top down
         self.posts = np.rint(P.establishment[0]).tolist()  # [Y][G]
         self.lateral = P.lateral_share[0].tolist()
         self.lateral_women = P.lateral_women_share[0].tolist()
@@ -393,45 +425,59 @@ class _ScalarVacancy:
         self.min_years = c.min_years_out.tolist()
         self.leave_vacant = c.leave_vacant.tolist()
 
-    def step(self, t, h, stay, promoted_out, promoted_in, lateral_in, diag_t) -> None:
-        """Fill grade h's vacancies of year t; update the arrays of one path in place."""
-        vac = max(0.0, self.posts[t][h] - float(stay[h].sum()))
-        lat = vac * self.lateral[t][h]
-        lat_w = lat * self.lateral_women[t][h]
-        m = self.min_years[h - 1]
-        pool_w = stay[h - 1, 0, m:].tolist()
-        pool_m = stay[h - 1, 1, m:].tolist()
-        e_w, e_m = sum(pool_w), sum(pool_m)
-        n_int = min(vac - lat, e_w + e_m)
-        odds = self.odds[t][h]
-        if odds == 1.0:
-            x = n_int * e_w / (e_w + e_m) if e_w + e_m > 0 else 0.0
-        else:
-            x = _wallenius_mean_scalar(n_int, e_w, e_m, odds)
-        women = min(max(x, n_int - e_m, 0.0), n_int, e_w)
-        men = n_int - women
-        required, binding, short = 0.0, False, False
-        f = self.floor[t][h]
-        if f > 0:
-            required = f * n_int
-            raised = max(women, min(e_w, required))
-            binding = raised > women + 1e-9
-            short = e_w < required - 1e-9
-            women = raised
+    def year(self, t: int, stay, promoted_out, promoted_in, lateral_in, diag_t) -> None:
+        """Fill the vacancies of year t top-down; update one path's arrays in place.
+
+        ``stay[G, 2, K+1]``, ``promoted_out``/``promoted_in``/``lateral_in`` ``[G, 2]``,
+        ``diag_t[G, 7]``.
+        """
+        S = stay.tolist()
+        out = promoted_out.tolist()
+        into = promoted_in.tolist()
+        lateral_in_ = lateral_in.tolist()
+        diag = diag_t.tolist()
+        for h in self.grades:
+            vac = max(0.0, self.posts[t][h] - _pairwise_sum(S[h][0] + S[h][1]))
+            lat = vac * self.lateral[t][h]
+            lat_w = lat * self.lateral_women[t][h]
+            m = self.min_years[h - 1]
+            below = S[h - 1]
+            pool_w, pool_m = below[0][m:], below[1][m:]
+            e_w, e_m = _pairwise_sum(pool_w), _pairwise_sum(pool_m)
+            n_int = min(vac - lat, e_w + e_m)
+            odds = self.odds[t][h]
+            if odds == 1.0:
+                x = n_int * e_w / (e_w + e_m) if e_w + e_m > 0 else 0.0
+            else:
+                x = _wallenius_mean_scalar(n_int, e_w, e_m, odds)
+            women = min(max(x, n_int - e_m, 0.0), n_int, e_w)
             men = n_int - women
-            if self.leave_vacant[h] and short:
-                men = min(men, min(women * (1 - f) / f, n_int))
-        for sex, d, pool, total in ((0, women, pool_w, e_w), (1, men, pool_m, e_m)):
-            ratio = min(d / total, 1.0) if total > 0 else 0.0
-            stay[h - 1, sex, m:] -= [count * ratio for count in pool]
-        promoted_out[h - 1, 0] += women
-        promoted_out[h - 1, 1] += men
-        promoted_in[h, 0] += women
-        promoted_in[h, 1] += men
-        lateral_in[h, 0] = lat_w
-        lateral_in[h, 1] = lat - lat_w
-        filled = women + men
-        diag_t[h] = (vac, lat, filled, vac - lat - filled, required, binding, short)
+            required, binding, short = 0.0, False, False
+            f = self.floor[t][h]
+            if f > 0:
+                required = f * n_int
+                raised = max(women, min(e_w, required))
+                binding = raised > women + 1e-9
+                short = e_w < required - 1e-9
+                women = raised
+                men = n_int - women
+                if self.leave_vacant[h] and short:
+                    men = min(men, min(women * (1 - f) / f, n_int))
+            for sex, d, pool, total in ((0, women, pool_w, e_w), (1, men, pool_m, e_m)):
+                ratio = min(d / total, 1.0) if total > 0 else 0.0
+                below[sex][m:] = [count - count * ratio for count in pool]
+            out[h - 1][0] += women
+            out[h - 1][1] += men
+            into[h][0] += women
+            into[h][1] += men
+            lateral_in_[h] = [lat_w, lat - lat_w]
+            filled = women + men
+            diag[h] = [vac, lat, filled, vac - lat - filled, required, binding, short]
+        stay[...] = S
+        promoted_out[...] = out
+        promoted_in[...] = into
+        lateral_in[...] = lateral_in_
+        diag_t[...] = diag
 
 
 def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> Raw:
@@ -475,7 +521,7 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
     }
 
     scalar = (
-        _ScalarVacancy(c, P)
+        _ScalarVacancy(c, P, vacancy_grades)
         if type(sampler) is ExpectedSampler  # (a subclass runs the array path: tests)
         and batch == 1
         and vacancy_grades
@@ -503,12 +549,9 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
         lateral_in = np.zeros((batch, G, 2), dtype=dt)
         recruits = np.zeros((batch, G, 2), dtype=dt)
 
-        for h in vacancy_grades:
-            if scalar is not None:  # one expected path: the same step in Python floats
-                scalar.step(
-                    t, h, stay[0], promoted_out[0], promoted_in[0], lateral_in[0], diag[0, t]
-                )
-                continue
+        if scalar is not None:  # one expected path: the same step in Python floats
+            scalar.year(t, stay[0], promoted_out[0], promoted_in[0], lateral_in[0], diag[0, t])
+        for h in vacancy_grades if scalar is None else ():
             n_lat, n_lat_w, n_select, n_pick_w, n_pick_m = step_names[h]
             posts = sampler.count(P.establishment[:, t, h])
             vac = np.maximum(0, posts - stay[:, h].sum((1, 2)))
