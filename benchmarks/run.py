@@ -585,6 +585,15 @@ def write_report(path: Path, r: dict[str, Any]) -> str:
             f"20M: {big['ratio']:.2f}x) | {big['engine_wall']:.3f} s | 0.80-1.20 | "
             f"{verdict(abs(q - 1) <= SCALE_GOAL)} |"
         )
+    for mode in ("rate", "vacancy"):
+        big, small = by[mode, 1000], by[mode, 1]
+        q = big["ratio"] / small["ratio"]
+        lines.append(
+            f"| 3 (cost over the floor) | stochastic engine, {mode} mode: (engine / floor at 20M) "
+            f"/ (engine / floor at 20k) | {big['ratio']:.2f}x / {small['ratio']:.2f}x = "
+            f"**{q:.2f}** (floor 20M / 20k: {big['floor'] / small['floor']:.2f}) | | "
+            f"0.80-1.20 | {verdict(abs(q - 1) <= SCALE_GOAL)} |"
+        )
     for p in r["peer"]:
         lines.append(
             f"| 4 | naive SimPy peer, {p['mode']} mode, 20,000 persons: time per replication, "
@@ -594,6 +603,14 @@ def write_report(path: Path, r: dict[str, Any]) -> str:
             f"{ms(p['engine_per_rep_wall'])} | ≥ 1,000x | {verdict(p['ratio'] >= SIMPY_GOAL)} |"
         )
     lines += [
+        "",
+        '**Reading goal 3.** The issue asks for the 20-million time to be "the same within '
+        "±20 %\" as the 20,000 time: the engine's cost must not grow with the headcount (it "
+        "works on cells, not persons). Measured literally (the first pair of rows 3) the 20 M "
+        "run can come out more than 20 % *faster*, because numpy's own samplers are: the "
+        "floor itself (the same calls, same shapes, only the counts differ) is cheaper at 20 M "
+        "(section 2-3, *Scale*). The second pair of rows 3 removes numpy's sampler cost: the "
+        "engine's cost over its own draws at 20 M relative to 20,000.",
         "",
         "## 1. Expected engine",
         "",
