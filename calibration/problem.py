@@ -32,6 +32,21 @@ model's value f_i(θ):
 * ``tolerance`` τ_i (a stated absolute tolerance, in the quantity's unit, treated as a normal
   standard deviation): log L_i = −½ ((y_i − f_i) / τ_i)²; r_i = (y_i − f_i) / τ_i.
 
+**Channels** (``[[channels]]``) are entry routes that the published figures count but the
+scenario does not model as grades (e.g. police cadets in the Danish police's graduate figures):
+each has a count of persons per year (``counts``) and a women's share (a number or a linear
+ramp ``{from_year, to_year, start, end}``, held constant outside its years). Free parameters may
+write to a channel's fields with paths that start with ``channels`` (``channels[id=police_cadets]
+.women_share.start``); such paths are not scenario paths and are not part of the calibrated
+scenario's posterior block. An observation may name a channel as its ``population`` (its model
+value is the channel's women's share or count in that year), or list channels in ``channels``:
+the published figure then counts the channels' persons too, and its model value is the mixture
+
+    women's share f = (W + Σ_c n_c(t) s_c(t)) / (N + Σ_c n_c(t)),   headcount f = N + Σ_c n_c(t),
+
+with W, N the women and persons of the engine's population and n_c(t), s_c(t) the count and
+women's share of channel c in year t (every listed channel needs a count for that year).
+
 Every observation cites its figure: ``figure`` (an id of the published-figures data,
 ``calibration/data``, when that exists) and/or ``source`` with ``locator`` and ``quote``
 inline. Every parameter states where its bounds and prior come from (``source`` or
@@ -52,7 +67,9 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -182,6 +199,10 @@ class Observation(_Strict):
     measurement: Literal["binomial", "tolerance"]
     n_eff: Positive | None = Field(None, description="binomial: effective sample size.")
     tolerance: Positive | None = Field(None, description="tolerance: sd in the quantity's unit.")
+    channels: Annotated[list[Ident], Field(max_length=20)] = Field(
+        default_factory=list,
+        description="Channels whose persons the published figure also counts (a mixture).",
+    )
     label: Text | None = None
     figure: Ident | None = Field(None, description="Id of a row of calibration/data.")
     source: Text | None = None
@@ -205,6 +226,84 @@ class Observation(_Strict):
                 "cite the figure: figure (an id in calibration/data) and/or source with locator"
             )
         return self
+
+
+class ShareRamp(_Strict):
+    """A women's share moving linearly from ``start`` (``from_year``) to ``end`` (``to_year``),
+    held at ``start`` before and at ``end`` after."""
+
+    from_year: Annotated[int, Field(ge=1900, le=2200)]
+    to_year: Annotated[int, Field(ge=1900, le=2200)]
+    start: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    end: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _order(self) -> ShareRamp:
+        if not self.from_year < self.to_year:
+            raise ValueError(
+                f"from_year ({self.from_year}) must be before to_year ({self.to_year})"
+            )
+        return self
+
+    def at(self, year: int) -> float:
+        """The share in ``year``."""
+        if year <= self.from_year:
+            return self.start
+        if year >= self.to_year:
+            return self.end
+        w = (year - self.from_year) / (self.to_year - self.from_year)
+        return self.start + w * (self.end - self.start)
+
+
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def _share_kind(v: Any) -> str:
+    return "ramp" if isinstance(v, dict | ShareRamp) else "number"
+
+
+class Channel(_Strict):
+    """An entry route counted by published figures but not modelled by the scenario."""
+
+    id: Ident
+    label: Text | None = None
+    counts: Annotated[
+        dict[
+            Annotated[int, Field(ge=1900, le=2200)],
+            Annotated[float, Field(ge=0.0, allow_inf_nan=False)],
+        ],
+        Field(min_length=1, max_length=300, description="Persons per year (year = key)."),
+    ]
+    women_share: Annotated[
+        Annotated[Share, Tag("number")] | Annotated[ShareRamp, Tag("ramp")],
+        Discriminator(_share_kind),
+        Field(description="A constant share, or a ramp {from_year, to_year, start, end}."),
+    ]
+    source: Text | None = None
+    locator: Text | None = None
+    quote: Text | None = None
+    assumption: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _provenance(self) -> Channel:
+        if self.source is None and not (self.assumption and self.assumption.strip()):
+            raise ValueError("needs a source or an assumption for its counts and women's share")
+        return self
+
+    def share(self, year: int) -> float:
+        """The channel's women's share in ``year``."""
+        ws = self.women_share
+        return float(ws) if isinstance(ws, int | float) else ws.at(year)
+
+    def count(self, year: int) -> float:
+        """The channel's persons in ``year`` (KeyError if not given)."""
+        return float(self.counts[year])
+
+
+def is_channel_path(steps: list[Step]) -> bool:
+    """Whether a parsed path addresses the problem's channels (not the scenario)."""
+    return bool(steps) and steps[0] == "channels"
 
 
 class Design(_Strict):
@@ -251,6 +350,7 @@ class ProblemSpec(_Strict):
     scenario: PathText = Field(description="The scenario to fit, relative to the problem file.")
     parameters: Annotated[list[Parameter], Field(min_length=1, max_length=50)]
     observations: Annotated[list[Observation], Field(min_length=1, max_length=MAX_OBSERVATIONS)]
+    channels: Annotated[list[Channel], Field(max_length=20)] = []
     design: Design = Design()
     projection: Projection = Projection()
     notes: Annotated[list[Text], Field(max_length=100)] = []
@@ -284,10 +384,31 @@ class Problem:
         return list(self.spec.observations)
 
     @property
-    def written_paths(self) -> list[str]:
-        """Every path a parameter writes, in order (the posterior block's parameters): each
-        parameter's ``paths``, then its ``complement`` paths."""
+    def channels(self) -> dict[str, Channel]:
+        """The channels (as given in the file), by id."""
+        return {c.id: c for c in self.spec.channels}
+
+    @property
+    def channels_data(self) -> dict[str, Any]:
+        """The channels as data (``{"channels": [...]}``), the root of ``channels...`` paths."""
+        return {"channels": [c.model_dump(mode="json") for c in self.spec.channels]}
+
+    @property
+    def all_written_paths(self) -> list[str]:
+        """Every path a parameter writes, in order: each parameter's ``paths``, then its
+        ``complement`` paths (scenario and channel paths)."""
         return [p for par in self.spec.parameters for p in [*par.paths, *(par.complement or [])]]
+
+    @property
+    def written_paths(self) -> list[str]:
+        """Every *scenario* path a parameter writes, in order (the posterior block's
+        parameters); paths into the problem's channels are left out."""
+        return [p for p in self.all_written_paths if not is_channel_path(parse_path(p))]
+
+    @property
+    def channel_paths(self) -> list[str]:
+        """Every path into the problem's channels that a parameter writes, in order."""
+        return [p for p in self.all_written_paths if is_channel_path(parse_path(p))]
 
     def steps(self, text: str) -> list[Step]:
         """Parsed steps of a path."""
@@ -394,6 +515,14 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
     seen: dict[str, str] = {}
     names: set[str] = set()
     written_before: set[str] = set()
+    channels_root = {"channels": [c.model_dump(mode="json") for c in spec.channels]}
+
+    def root(text: str) -> Any:
+        return channels_root if is_channel_path(parse_path(text)) else base_data
+
+    def where_of(text: str) -> str:
+        return "the channels" if is_channel_path(parse_path(text)) else "the scenario"
+
     for i, par in enumerate(spec.parameters):
         if par.name in names:
             issues.append(Issue(f"parameters[{i}].name", "duplicate parameter name", par.name))
@@ -406,10 +535,12 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                 )
             seen.setdefault(key, f"parameters[{i}]")
             try:
-                container, slot = resolve_slot(base_data, parse_path(text))
+                container, slot = resolve_slot(root(text), parse_path(text))
             except ValueError as exc:
                 issues.append(
-                    Issue(f"parameters[{i}].paths[{j}]", f"not found in the scenario: {exc}", text)
+                    Issue(
+                        f"parameters[{i}].paths[{j}]", f"not found in {where_of(text)}: {exc}", text
+                    )
                 )
                 continue
             current = _get(container, slot)
@@ -428,37 +559,101 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                 issues.append(Issue(where, f"already written by {seen[key]}", text))
             seen.setdefault(key, f"parameters[{i}]")
             try:
-                resolve_slot(base_data, parse_path(text))
+                resolve_slot(root(text), parse_path(text))
             except ValueError as exc:
-                issues.append(Issue(where, f"not found in the scenario: {exc}", text))
+                issues.append(Issue(where, f"not found in {where_of(text)}: {exc}", text))
         for j, text in enumerate(par.relative_to or []):
             where = f"parameters[{i}].relative_to[{j}]"
             try:
-                container, slot = resolve_slot(base_data, parse_path(text))
+                container, slot = resolve_slot(root(text), parse_path(text))
             except ValueError as exc:
-                issues.append(Issue(where, f"not found in the scenario: {exc}", text))
+                issues.append(Issue(where, f"not found in {where_of(text)}: {exc}", text))
                 continue
             if not _is_number(_get(container, slot)):
-                issues.append(Issue(where, "must address a number in the scenario", text))
+                issues.append(Issue(where, f"must address a number in {where_of(text)}", text))
             if json.dumps(parse_path(text)) in {json.dumps(parse_path(x)) for x in par.paths}:
                 issues.append(Issue(where, "a multiplier cannot be relative to its own path", text))
         written_before |= {json.dumps(parse_path(x)) for x in par.paths}
 
     pops = set(base.grade_ids) | set(base.groups) | set(RESERVED_POPULATIONS)
+    channels = {c.id: c for c in spec.channels}
+    channel_ids: set[str] = set()
+    for k, ch in enumerate(spec.channels):
+        if ch.id in channel_ids:
+            issues.append(Issue(f"channels[{k}].id", "duplicate channel id", ch.id))
+        if ch.id in pops:
+            issues.append(
+                Issue(
+                    f"channels[{k}].id",
+                    "is already a grade, a group or a reserved population of the scenario",
+                    ch.id,
+                )
+            )
+        channel_ids.add(ch.id)
     ids: set[str] = set()
     for i, ob in enumerate(spec.observations):
         if ob.id in ids:
             issues.append(Issue(f"observations[{i}].id", "duplicate observation id", ob.id))
         ids.add(ob.id)
-        if ob.population not in pops:
+        if ob.population in channels and ob.population not in pops:
+            ch = channels[ob.population]
+            if "of" in ob.model_fields_set:
+                issues.append(
+                    Issue(
+                        f"observations[{i}].of",
+                        "does not apply to a channel (its value is the channel's women's share "
+                        "or count in the year)",
+                        ob.of,
+                    )
+                )
+            if ob.channels:
+                issues.append(
+                    Issue(
+                        f"observations[{i}].channels",
+                        "an observation of a channel cannot add channels",
+                        ob.channels,
+                    )
+                )
+            if ob.quantity == "headcount" and ob.year not in ch.counts:
+                issues.append(
+                    Issue(
+                        f"observations[{i}].year",
+                        f"channel {ch.id!r} has no count for this year (counts: "
+                        f"{sorted(ch.counts)})",
+                        ob.year,
+                    )
+                )
+        elif ob.population not in pops:
             issues.append(
                 Issue(
                     f"observations[{i}].population",
                     f"unknown population; use a grade {base.grade_ids}, a group "
-                    f"{sorted(base.groups)}, 'workforce' or 'intake'",
+                    f"{sorted(base.groups)}, 'workforce', 'intake' or a channel "
+                    f"{sorted(channels)}",
                     ob.population,
                 )
             )
+        for j, cid in enumerate(ob.channels):
+            where = f"observations[{i}].channels[{j}]"
+            if cid not in channels:
+                issues.append(
+                    Issue(
+                        where,
+                        f"unknown channel; the problem's channels are {sorted(channels)}",
+                        cid,
+                    )
+                )
+            elif cid in ob.channels[:j]:
+                issues.append(Issue(where, "channel listed twice", cid))
+            elif ob.year not in channels[cid].counts:
+                issues.append(
+                    Issue(
+                        where,
+                        f"channel {cid!r} has no count for {ob.year} (counts: "
+                        f"{sorted(channels[cid].counts)})",
+                        cid,
+                    )
+                )
         flow = ob.of == "entrants" or ob.population == "intake"
         first = base.start_year + 1 if flow else base.start_year
         if not first <= ob.year <= base.end_year:
