@@ -10,3 +10,5 @@ $PY -m calibration.cli backtest calibration/dk_police.toml --cutoff 2020 --out $
 $PY -m calibration.cli backtest $O/dk_police_no_graduates_2019.toml --cutoff 2019 --out $O/dk_police_no_grad2019_backtest_2019.json > $O/dk_police_no_grad2019_backtest_2019.txt
 $PY -m calibration.cli backtest calibration/dk_defence.toml --cutoff 2020 --out $O/dk_defence_backtest_2020.json --chart $O/dk_defence_backtest_2020.svg > $O/dk_defence_backtest_2020.txt
 $PY -m calibration.cli calibrate $O/dk_defence_no_privates_2022.toml --chart $O/dk_defence_no_privates_2022.svg > $O/dk_defence_no_privates_2022.txt
+$PY -m calibration.cli calibrate calibration/dk_dema.toml --chart $O/dk_dema_fit.svg --table $O/dk_dema_fit.json > $O/dk_dema_fit.txt
+$PY -m calibration.cli calibrate calibration/cph_leaders.toml --chart $O/cph_leaders_fit.svg --table $O/cph_leaders_fit.json > $O/cph_leaders_fit.txt
