@@ -78,7 +78,14 @@ from pydantic import ValidationError
 from scipy import optimize, stats
 from scipy.special import xlogy
 
-from calibration.problem import Channel, Observation, Parameter, Problem, is_channel_path
+from calibration.problem import (
+    Channel,
+    Observation,
+    Parameter,
+    Problem,
+    interpolate_table,
+    is_channel_path,
+)
 from simulator.compiled import compile_scenario
 from simulator.engine import FLOWS, Raw, run_expected_raw
 from simulator.errors import Issue, ScenarioError
@@ -205,6 +212,8 @@ class Model:
             for par in self.parameters
         ]
         self.written_paths = problem.written_paths
+        self._written_steps = [parse_path(p) for p in self.written_paths]
+        self._tables = [(parse_path(t.path), list(t.knots)) for t in problem.spec.interpolate]
         self.has_channels = bool(problem.spec.channels)
         self.evaluations = 0
 
@@ -217,7 +226,6 @@ class Model:
         def root(steps: list[Step]) -> dict[str, Any]:
             return chans if is_channel_path(steps) else data
 
-        concrete: list[float] = []
         for j, value in enumerate(theta):
             written: list[float] = []
             for i, steps in enumerate(self._steps[j]):
@@ -228,14 +236,17 @@ class Model:
                     v *= float(container[slot])
                 set_path(root(steps), steps, v)
                 written.append(v)
-                if not is_channel_path(steps):
-                    concrete.append(v)
             comp = self._comp[j]
             if comp is not None:
                 for steps, v in zip(comp, written, strict=True):
                     set_path(root(steps), steps, 1.0 - v)
-                    if not is_channel_path(steps):
-                        concrete.append(1.0 - v)
+        for steps, knots in self._tables:
+            container, slot = resolve_slot(data, steps)
+            interpolate_table(container[slot], knots)
+        concrete = []
+        for steps in self._written_steps:
+            container, slot = resolve_slot(data, steps)
+            concrete.append(float(container[slot]))
         return data, chans, np.array(concrete)
 
     def data(self, theta: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:

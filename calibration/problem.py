@@ -47,6 +47,15 @@ the published figure then counts the channels' persons too, and its model value 
 with W, N the women and persons of the engine's population and n_c(t), s_c(t) the count and
 women's share of channel c in year t (every listed channel needs a count for that year).
 
+**Interpolated tables** (``[[interpolate]]``): a table of years of the scenario (e.g.
+``recruitment.women_share = {2010 = ..., 2015 = ..., 2020 = ..., 2024 = ...}``) whose listed
+``knots`` years are written by parameters (``recruitment.women_share.2015``) is filled in,
+after every parameter is written, with one entry per year from the first to the last knot,
+linear between the knots: a piecewise-linear path at the engine's yearly resolution (a table
+of years holds its last entry afterwards). The yearly entries are scenario paths of the
+posterior block (``recruitment.women_share.2011`` …); the knot paths themselves are not listed
+twice.
+
 Every observation cites its figure: ``figure`` (an id of the published-figures data,
 ``calibration/data``, when that exists) and/or ``source`` with ``locator`` and ``quote``
 inline. Every parameter states where its bounds and prior come from (``source`` or
@@ -306,6 +315,56 @@ def is_channel_path(steps: list[Step]) -> bool:
     return bool(steps) and steps[0] == "channels"
 
 
+class Interpolate(_Strict):
+    """A table of years of the scenario filled in linearly between knot years (after the
+    parameters are written): one entry per year from the first to the last knot."""
+
+    path: PathText = Field(description="A table of years of the scenario.")
+    knots: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2200)]],
+        Field(min_length=2, max_length=100, description="Knot years, increasing."),
+    ]
+    source: Text | None = None
+    locator: Text | None = None
+    assumption: Text | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Interpolate:
+        if any(b <= a for a, b in zip(self.knots, self.knots[1:], strict=False)):
+            raise ValueError(f"knots must be strictly increasing (got {self.knots})")
+        if self.source is None and not (self.assumption and self.assumption.strip()):
+            raise ValueError("needs a source or an assumption saying why the path is linear")
+        try:
+            steps = parse_path(self.path)
+        except ValueError as exc:
+            raise ValueError(f"path {self.path!r}: {exc}") from None
+        if is_channel_path(steps):
+            raise ValueError("interpolate applies to scenario tables, not to channels")
+        return self
+
+    def years(self) -> list[int]:
+        """Every year the filled-in table has an entry for."""
+        return list(range(self.knots[0], self.knots[-1] + 1))
+
+    def yearly_paths(self) -> list[str]:
+        """The path of every yearly entry (``recruitment.women_share.2011`` …)."""
+        return [f"{self.path}.{y}" for y in self.years()]
+
+
+def interpolate_table(table: dict[str, Any], knots: list[int]) -> None:
+    """Fill a table of years (keys are year strings) in place: one entry per year from the
+    first to the last knot, linear between the knots' values."""
+    values = [float(table[str(k)]) for k in knots]
+    for (a, va), (b, vb) in zip(
+        zip(knots, values, strict=True), zip(knots[1:], values[1:], strict=True), strict=False
+    ):
+        for y in range(a, b + 1):
+            table[str(y)] = va + (vb - va) * (y - a) / (b - a)
+    ordered = dict(sorted(table.items(), key=lambda kv: int(kv[0])))
+    table.clear()
+    table.update(ordered)
+
+
 class Design(_Strict):
     """Settings of the fit (see :mod:`calibration.fit`)."""
 
@@ -351,6 +410,7 @@ class ProblemSpec(_Strict):
     parameters: Annotated[list[Parameter], Field(min_length=1, max_length=50)]
     observations: Annotated[list[Observation], Field(min_length=1, max_length=MAX_OBSERVATIONS)]
     channels: Annotated[list[Channel], Field(max_length=20)] = []
+    interpolate: Annotated[list[Interpolate], Field(max_length=20)] = []
     design: Design = Design()
     projection: Projection = Projection()
     notes: Annotated[list[Text], Field(max_length=100)] = []
@@ -402,8 +462,20 @@ class Problem:
     @property
     def written_paths(self) -> list[str]:
         """Every *scenario* path a parameter writes, in order (the posterior block's
-        parameters); paths into the problem's channels are left out."""
-        return [p for p in self.all_written_paths if not is_channel_path(parse_path(p))]
+        parameters); paths into the problem's channels are left out, and the knots of an
+        interpolated table are replaced by every yearly entry of the table (after the other
+        paths, in the order of ``[[interpolate]]``)."""
+        tables = [parse_path(t.path) for t in self.spec.interpolate]
+
+        def in_table(steps: list[Step]) -> bool:
+            return any(len(steps) == len(t) + 1 and steps[: len(t)] == t for t in tables)
+
+        own = [
+            p
+            for p in self.all_written_paths
+            if not is_channel_path(parse_path(p)) and not in_table(parse_path(p))
+        ]
+        return own + [p for t in self.spec.interpolate for p in t.yearly_paths()]
 
     @property
     def channel_paths(self) -> list[str]:
@@ -575,6 +647,7 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                 issues.append(Issue(where, "a multiplier cannot be relative to its own path", text))
         written_before |= {json.dumps(parse_path(x)) for x in par.paths}
 
+    issues += _check_interpolate(spec, base_data)
     pops = set(base.grade_ids) | set(base.groups) | set(RESERVED_POPULATIONS)
     channels = {c.id: c for c in spec.channels}
     channel_ids: set[str] = set()
@@ -667,6 +740,64 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
             )
     issues += _check_figures(spec)
     return issues
+
+
+def _check_interpolate(spec: ProblemSpec, base_data: dict[str, Any]) -> list[Issue]:
+    """Each interpolated path is a table of years of the scenario with an entry at every knot;
+    no parameter writes a year of it that is not a knot (it would be overwritten)."""
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    written = [parse_path(p) for p in spec_written(spec)]
+    for i, it in enumerate(spec.interpolate):
+        where = f"interpolate[{i}]"
+        steps = parse_path(it.path)
+        key = json.dumps(steps)
+        if key in seen:
+            issues.append(Issue(f"{where}.path", "table listed twice", it.path))
+        seen.add(key)
+        try:
+            container, slot = resolve_slot(base_data, steps)
+        except ValueError as exc:
+            issues.append(Issue(f"{where}.path", f"not found in the scenario: {exc}", it.path))
+            continue
+        table = _get(container, slot)
+        if not isinstance(table, dict) or not all(str(k).isdigit() for k in table):
+            issues.append(
+                Issue(
+                    f"{where}.path",
+                    "must address a table of years (e.g. {2010 = 0.2, 2015 = 0.25}) in the "
+                    "scenario",
+                    it.path,
+                )
+            )
+            continue
+        missing = [k for k in it.knots if str(k) not in table]
+        if missing:
+            issues.append(
+                Issue(
+                    f"{where}.knots",
+                    f"the table has no entry for {missing} (entries: {sorted(map(int, table))})",
+                    it.knots,
+                )
+            )
+        for w in written:
+            if len(w) == len(steps) + 1 and w[: len(steps)] == steps:
+                year = w[-1]
+                if not (isinstance(year, str) and year.isdigit() and int(year) in it.knots):
+                    issues.append(
+                        Issue(
+                            f"{where}.knots",
+                            f"a parameter writes {it.path}.{year}, which is not a knot (it "
+                            "would be overwritten by the interpolation)",
+                            it.knots,
+                        )
+                    )
+    return issues
+
+
+def spec_written(spec: ProblemSpec) -> list[str]:
+    """Every path the parameters of a spec write (paths and complements)."""
+    return [p for par in spec.parameters for p in [*par.paths, *(par.complement or [])]]
 
 
 def _check_figures(spec: ProblemSpec) -> list[Issue]:

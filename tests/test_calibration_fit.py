@@ -12,7 +12,8 @@
 * Every shipped calibrated scenario reproduces the published points of its problem within each
   observation's 99 % measurement interval at the point estimate (parameters of the problem's
   channels, which the scenario does not hold, at their MAP given the scenario), and its
-  posterior block has the problem's scenario paths and draws.
+  posterior block has the problem's scenario paths and draws (an interpolated table's draws
+  linear between its knots).
 """
 
 from __future__ import annotations
@@ -288,10 +289,23 @@ def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
     from simulator.scenario import scenario_to_data
 
     data = scenario_to_data(scenario)
+    tables = [parse_path(t.path) for t in problem.spec.interpolate]
+
+    def knot(text: str) -> bool:
+        steps = parse_path(text)
+        return any(len(steps) == len(t) + 1 and steps[: len(t)] == t for t in tables)
+
     col = 0
     for par in problem.parameters:
         if all(is_channel_path(parse_path(x)) for x in [*par.paths, *(par.complement or [])]):
             continue  # a parameter of the problem's channels: not in the scenario's block
+        if all(knot(x) for x in par.paths):
+            # a knot of an interpolated table: its column is the table's entry for that year
+            # (the yearly entries come after the other parameters' paths)
+            for x in par.paths:
+                values = draws[:, problem.written_paths.index(x)]
+                assert np.all((values >= par.low - 1e-6) & (values <= par.high + 1e-6)), par.name
+            continue
         first = col
         for i, _ in enumerate(par.paths):
             values = draws[:, col]
@@ -307,4 +321,11 @@ def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
         for i, _ in enumerate(par.complement or []):
             assert draws[:, col] == pytest.approx(1.0 - draws[:, first + i], abs=1e-7)
             col += 1
+    # Interpolated tables: every draw is linear between its knots (the yearly entries).
+    for t in problem.spec.interpolate:
+        cols = [problem.written_paths.index(x) for x in t.yearly_paths()]
+        years = np.array(t.years())
+        for row in draws[:, cols]:
+            knots = [row[t.years().index(k)] for k in t.knots]
+            assert row == pytest.approx(np.interp(years, t.knots, knots), abs=1e-6)
     assert scenario.targets, "a calibrated scenario states the targets it projects against"

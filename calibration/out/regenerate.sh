@@ -12,3 +12,4 @@ $PY -m calibration.cli backtest calibration/dk_defence.toml --cutoff 2020 --out 
 $PY -m calibration.cli calibrate $O/dk_defence_no_privates_2022.toml --chart $O/dk_defence_no_privates_2022.svg > $O/dk_defence_no_privates_2022.txt
 $PY -m calibration.cli calibrate calibration/dk_dema.toml --chart $O/dk_dema_fit.svg --table $O/dk_dema_fit.json > $O/dk_dema_fit.txt
 $PY -m calibration.cli calibrate calibration/cph_leaders.toml --chart $O/cph_leaders_fit.svg --table $O/cph_leaders_fit.json > $O/cph_leaders_fit.txt
+$PY $O/admissions_probe.py > $O/dk_police_admissions_probe.txt
