@@ -86,10 +86,12 @@ from calibration.problem import (
     interpolate_table,
     is_channel_path,
 )
+from simulator import pipeline
 from simulator.compiled import compile_scenario
 from simulator.engine import FLOWS, Raw, run_expected_raw
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import Step, parse_path, resolve_slot, set_path
+from simulator.posterior import ENGINE_SECTIONS
 from simulator.scenario import parse_scenario
 
 #: A parameter whose posterior sd exceeds this fraction of its prior sd is "not pinned".
@@ -131,7 +133,10 @@ def engine_cells(raw: Raw, compiled: Any, observations: list[Observation]) -> np
     start = compiled.start_year
     for i, ob in enumerate(observations):
         t = ob.year - start
-        if ob.population == "intake":
+        extra = pipeline.population_counts(compiled, raw, ob.population)
+        if extra is not None:  # a funnel stage (the year's flow) or the deployed (year-end)
+            cells = np.array([extra[0][0, t], extra[1][0, t]])
+        elif ob.population == "intake":
             cells = raw.flows[0, t - 1, 0, :, FLOWS.index("recruits")]
         elif ob.population in compiled.populations:
             mask = compiled.populations[ob.population]
@@ -906,24 +911,45 @@ def calibrated_scenario_data(fit: Fit, problem_ref: str | None = None) -> dict[s
         for sid, src in problem.target_sources.items():
             sources.setdefault(sid, {k: v for k, v in src if v is not None})
         data["targets"] = [{k: v for k, v in t if v is not None} for t in problem.targets]
+    # The posterior block holds the paths the engines draw per replication; any other written
+    # path (e.g. a deployment pool's odds) stays at the point estimate, said in the note.
+    keep = [
+        i for i, path in enumerate(model.written_paths) if parse_path(path)[0] in ENGINE_SECTIONS
+    ]
+    paths = [model.written_paths[i] for i in keep]
     data["posterior"] = {
         "method": method_text(fit),
         "problem": problem_ref or (str(problem.path) if problem.path else problem.name),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "parameters": list(model.written_paths),
-        "draws": [[_round(v) for v in row] for row in fit.draws_concrete],
-        "point": [_point_value(data, path) for path in model.written_paths],
+        "parameters": paths,
+        "draws": [[_round(row[i]) for i in keep] for row in fit.draws_concrete],
+        "point": [_point_value(data, path) for path in paths],
         "note": (
             f"Posterior of {len(problem.parameters)} free parameter(s) "
             f"({', '.join(p.name for p in problem.parameters)}) fitted to "
             f"{int(fit.used.sum())} published figure(s); the scenario's own values at these "
             "paths are the point estimate (MAP). Multipliers are stored as the values they "
-            "imply at each path. See docs/calibration.md." + _channel_note(problem, fit)
+            "imply at each path. See docs/calibration.md."
+            + _channel_note(problem, fit)
+            + _fixed_note(model, keep, data)
         ),
     }
     s = parse_scenario(copy.deepcopy(data), source="calibrated scenario")
     compile_scenario(s)
     return data
+
+
+def _fixed_note(model: Model, keep: list[int], data: dict[str, Any]) -> str:
+    """The note's sentence on written paths the engines cannot draw per replication."""
+    fixed = [p for i, p in enumerate(model.written_paths) if i not in set(keep)]
+    if not fixed:
+        return ""
+    values = ", ".join(f"{p} = {_point_value(data, p):.4g}" for p in fixed)
+    return (
+        " Fitted values the engines take as the same in every replication (outside "
+        f"{', '.join(ENGINE_SECTIONS)}) are held at the point estimate and are not in this "
+        f"block, so projections do not carry their uncertainty: {values}."
+    )
 
 
 def _channel_note(problem: Problem, fit: Fit) -> str:

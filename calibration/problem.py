@@ -648,7 +648,8 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
         written_before |= {json.dumps(parse_path(x)) for x in par.paths}
 
     issues += _check_interpolate(spec, base_data)
-    pops = set(base.grade_ids) | set(base.groups) | set(RESERVED_POPULATIONS)
+    pipeline_pops = set(base.pipeline_populations())  # funnel stages and deployed pools
+    pops = set(base.grade_ids) | set(base.groups) | set(RESERVED_POPULATIONS) | pipeline_pops
     channels = {c.id: c for c in spec.channels}
     channel_ids: set[str] = set()
     for k, ch in enumerate(spec.channels):
@@ -701,9 +702,18 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                 Issue(
                     f"observations[{i}].population",
                     f"unknown population; use a grade {base.grade_ids}, a group "
-                    f"{sorted(base.groups)}, 'workforce', 'intake' or a channel "
-                    f"{sorted(channels)}",
+                    f"{sorted(base.groups)}, 'workforce', 'intake', a funnel or deployment "
+                    f"population {sorted(pipeline_pops)} or a channel {sorted(channels)}",
                     ob.population,
+                )
+            )
+        elif ob.population in pipeline_pops and "of" in ob.model_fields_set:
+            issues.append(
+                Issue(
+                    f"observations[{i}].of",
+                    "does not apply to a funnel or deployment population (a funnel stage is "
+                    "the year's flow, the deployed are counted at the year-end)",
+                    ob.of,
                 )
             )
         for j, cid in enumerate(ob.channels):
@@ -727,7 +737,11 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                         cid,
                     )
                 )
-        flow = ob.of == "entrants" or ob.population == "intake"
+        flow = (
+            ob.of == "entrants"
+            or ob.population == "intake"
+            or (ob.population in pipeline_pops and not ob.population.startswith("deployed"))
+        )
         first = base.start_year + 1 if flow else base.start_year
         if not first <= ob.year <= base.end_year:
             issues.append(

@@ -279,7 +279,15 @@ def test_calibrated_scenario_reproduces_its_published_points(path: Path):
 def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
     scenario, problem = _problem_of(path)
     post = scenario.posterior
-    assert post.parameters == problem.written_paths
+    from simulator.posterior import ENGINE_SECTIONS
+
+    # Paths the engines draw per replication are in the block; others (a deployment pool's
+    # odds) stay at the point estimate and are named in the note.
+    engine_paths = [p for p in problem.written_paths if parse_path(p)[0] in ENGINE_SECTIONS]
+    held = [p for p in problem.written_paths if p not in engine_paths]
+    assert post.parameters == engine_paths
+    for p in held:
+        assert p in post.note
     assert len(post.draws) == problem.spec.design.draws
     assert all(len(row) == len(post.parameters) for row in post.draws)
     draws = np.array(post.draws)
@@ -299,11 +307,13 @@ def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
     for par in problem.parameters:
         if all(is_channel_path(parse_path(x)) for x in [*par.paths, *(par.complement or [])]):
             continue  # a parameter of the problem's channels: not in the scenario's block
+        if all(x in held for x in par.paths):
+            continue  # held at the point estimate: not in the block
         if all(knot(x) for x in par.paths):
             # a knot of an interpolated table: its column is the table's entry for that year
             # (the yearly entries come after the other parameters' paths)
             for x in par.paths:
-                values = draws[:, problem.written_paths.index(x)]
+                values = draws[:, engine_paths.index(x)]
                 assert np.all((values >= par.low - 1e-6) & (values <= par.high + 1e-6)), par.name
             continue
         first = col
@@ -311,8 +321,8 @@ def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
             values = draws[:, col]
             if par.relative_to is not None:
                 base = par.relative_to[i]
-                if base in problem.written_paths:
-                    values = values / draws[:, problem.written_paths.index(base)]
+                if base in engine_paths:
+                    values = values / draws[:, engine_paths.index(base)]
                 else:
                     container, slot = resolve_slot(data, parse_path(base))
                     values = values / container[slot]
@@ -323,7 +333,7 @@ def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
             col += 1
     # Interpolated tables: every draw is linear between its knots (the yearly entries).
     for t in problem.spec.interpolate:
-        cols = [problem.written_paths.index(x) for x in t.yearly_paths()]
+        cols = [engine_paths.index(x) for x in t.yearly_paths()]
         years = np.array(t.years())
         for row in draws[:, cols]:
             knots = [row[t.years().index(k)] for k in t.knots]

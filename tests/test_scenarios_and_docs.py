@@ -172,7 +172,7 @@ PROVENANCE = ("source", "locator", "assumption")
 def _numbered_blocks(data: dict) -> list[tuple[str, list | dict, int | None]]:
     """Every block of a scenario dict that must carry provenance: (path, container, index)."""
     out: list[tuple[str, list | dict, int | None]] = []
-    for key in ("initial", "attrition", "promotions", "policies", "targets"):
+    for key in ("initial", "attrition", "promotions", "policies", "targets", "deployments"):
         out += [(f"{key}[{i}]", data[key], i) for i in range(len(data.get(key, [])))]
     out += [
         (f"grades[{i}]", data["grades"], i)
