@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/python -m streamlit run app/main.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+	$(VENV)/bin/python -m app.serve --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
 lint: $(STAMP)
 	$(VENV)/bin/python -m ruff check .

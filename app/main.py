@@ -1,6 +1,7 @@
 """Parity's Streamlit entrypoint: page setup and navigation (the router).
 
-Start from the repository root: ``python -m streamlit run app/main.py`` (``make run``).
+Start from the repository root: ``python -m app.serve`` (``make run``; ``streamlit run
+app/main.py`` with a warm-up of the first page) or ``python -m streamlit run app/main.py``.
 The pages live in ``app/app_pages/`` (not ``pages/``, which Streamlit would auto-discover).
 """
 
@@ -17,7 +18,8 @@ import streamlit as st  # noqa: E402
 
 st.set_page_config(
     page_title="Parity — gender-balance targets",
-    page_icon=":material/balance:",
+    # A local file: a ":material/...:" favicon is fetched from fonts.gstatic.com by the browser.
+    page_icon=str(Path(__file__).resolve().parent / "assets" / "favicon.png"),
     layout="wide",
 )
 

@@ -24,20 +24,25 @@ K_CURRENT = "_current"
 K_UPLOADS = "_uploads"
 MAX_UPLOAD_BYTES = 256 * 1024  # scenario files are a few KiB; enforced in code as well as config
 UPLOAD_TYPES = ["toml", "json"]
+FALLBACK_SEED = 20250701  # Explore's seed for a scenario whose own seed is beyond SEED_MAX
 
 
 # ---------------------------------------------------------------------------------------------
 # Cached work (hashable arguments only)
 # ---------------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
-def check_scenario_file(raw: bytes, source: str) -> tuple[str | None, list[str]]:
+def check_scenario_file(
+    raw: bytes, source: str, max_bytes: int | None = None
+) -> tuple[str | None, list[str]]:
     """Validate a scenario file: (canonical JSON, []) or (None, one line per problem).
 
     A name ending in ``.json`` is read as JSON, anything else as TOML; both as data only.
+    ``max_bytes`` limits the size (uploads: :data:`MAX_UPLOAD_BYTES`; the shipped files of
+    the scenario folder are the operator's and have no limit: calibrated ones exceed it).
     """
     fmt = "json" if source.lower().endswith(".json") else "toml"
-    if len(raw) > MAX_UPLOAD_BYTES:
-        return None, [f"(file): larger than {MAX_UPLOAD_BYTES // 1024} KiB (got {len(raw)} bytes)"]
+    if max_bytes is not None and len(raw) > max_bytes:
+        return None, [f"(file): larger than {max_bytes // 1024} KiB (got {len(raw)} bytes)"]
     try:
         scenario = loads_scenario(raw, fmt, source=source)
     except ScenarioError as exc:
@@ -128,7 +133,7 @@ def uploads() -> dict[str, str]:
 
 def add_upload(raw: bytes, name: str) -> tuple[str | None, list[str]]:
     """Validate an uploaded file; on success keep it and return ``(id, [])``."""
-    text, issues = check_scenario_file(raw, name)
+    text, issues = check_scenario_file(raw, name, MAX_UPLOAD_BYTES)
     if text is None:
         return None, issues
     uid = "upload-" + hashlib.sha256(raw).hexdigest()[:10]
@@ -146,6 +151,52 @@ def available() -> dict[str, tuple[str, str]]:
     for uid, text in uploads().items():
         out[uid] = (f"{scenario_from_json(text).name} (uploaded)", text)
     return out
+
+
+def seed_of(scenario: Scenario) -> int:
+    """The seed Explore starts a scenario with: its own, or a fallback if out of range."""
+    seed = scenario.simulation.seed
+    return seed if seed <= C.SEED_MAX else FALLBACK_SEED
+
+
+def chart_populations(scenario: Scenario, shares: Any) -> list[str]:
+    """The populations the fan chart offers (those present in a run's share table)."""
+    present = set(shares["population"])
+    return [p for p in C.population_options(scenario) if p in present]
+
+
+def default_run() -> tuple[Scenario, tuple[str, int, int]] | None:
+    """The scenario and run key ``(run JSON, replications, seed)`` of Explore opened without a
+    URL: the first valid shipped scenario, no lever, :data:`components.REPS_DEFAULT`."""
+    _files, checked = shipped()
+    for text, _issues in checked.values():
+        if text is not None:
+            scenario = scenario_from_json(text)
+            run_json = C.scenario_json(C.apply_what_if(scenario))
+            return scenario, (run_json, C.REPS_DEFAULT, seed_of(scenario))
+    return None
+
+
+def warm_up() -> tuple[str, int, int] | None:
+    """Compute what the first Explore page of a new server shows, into the shared caches.
+
+    Called by ``app/serve.py`` in a background thread while the browser loads Streamlit's
+    front end: the engine run of :func:`default_run` at its real replications and seed, its
+    tables and the chart specs the page draws first. A page that asks for the same thing
+    meanwhile waits for it (Streamlit holds one compute lock per cache key) instead of
+    computing it twice. Returns the run key, or None when no scenario is valid.
+    """
+    default = default_run()
+    if default is None:
+        return None
+    scenario, key = default
+    data = simulate(*key)
+    populations = chart_populations(scenario, data["shares"])
+    if populations:
+        fan_spec(*key, populations[0])
+    headcount_spec(*key)
+    flows_spec(*key, scenario.grade_ids[-1])
+    return key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,14 +217,13 @@ def current() -> dict[str, Any] | None:
         return None
     sid, (label, text) = next(iter(offer.items()))
     scenario = scenario_from_json(text)
-    seed = scenario.simulation.seed
     return {
         "sid": sid,
         "label": label,
         "base_json": text,
         "run_json": text,
         "reps": C.REPS_DEFAULT,
-        "seed": seed if seed <= C.SEED_MAX else 20250701,
+        "seed": seed_of(scenario),
         "notes": [],
     }
 

@@ -14,7 +14,11 @@ Verified:
 * a scenario change resets the seed to the new scenario's own seed;
 * an invalid scenario file is shown as an error listing its problems; an empty scenario folder
   gives a friendly message;
-* the About page renders, and returning to Explore keeps the settings.
+* the About page renders, and returning to Explore keeps the settings;
+* first-page speed: ``state.warm_up`` (run by ``app/serve.py`` at server start) computes
+  exactly the run the first Explore page shows; the headcount and flows tables and the
+  assumptions are built only when their expander is open; the metrics' explanations are on
+  the first card only; a shipped file larger than the upload limit is still offered.
 
 Test scenarios are written to a temporary folder that the app reads through the
 ``PARITY_SCENARIO_DIR`` environment variable.
@@ -374,3 +378,66 @@ def test_about_page_renders_and_settings_survive_the_round_trip(scenario_dir):
     assert at.number_input(key="seed").value == 4242
     assert_shows(at, api_cards("alpha", 500, 4242))
     assert at.query_params["seed"] == "4242"
+
+
+# ---------------------------------------------------------------------------------------------
+# First page speed: the warm-up computes what the first page shows; closed expanders are empty
+# ---------------------------------------------------------------------------------------------
+def test_warm_up_computes_the_run_of_the_first_explore_page(scenario_dir):
+    from app import state
+
+    key = state.warm_up()  # what app/serve.py runs in its background thread
+    assert key is not None
+    at = new_app().run()
+    assert_clean(at)
+    view = at.session_state["_current"]
+    assert key == (view["run_json"], view["reps"], view["seed"])
+    assert key[1:] == (C.REPS_DEFAULT, 11)
+    _scenario, default = state.default_run()
+    assert default == key
+    # The cached run is the engine's: the page shows the API's numbers for it.
+    assert_shows(at, api_cards("alpha", C.REPS_DEFAULT, 11))
+
+
+def test_tables_and_assumptions_are_built_only_when_their_expander_is_open(scenario_dir):
+    at = new_app().run()
+    assert_clean(at)
+    labels = [e.label for e in at.expander]
+    for label in ("Headcount table", "Flows table", "Assumptions and sources"):
+        assert any(x.startswith(label) for x in labels), labels
+    assert len(at.dataframe) == 0
+    assert not any("Where each number comes from" in m.value for m in at.markdown)
+
+    for key in ("headcount_table_open", "flows_table_open", "assumptions_open"):
+        at.session_state[key] = True
+    at.run()
+    assert_clean(at)
+    assert len(at.dataframe) == 2
+    headcount, flows = (d.value for d in at.dataframe)
+    assert set(headcount.columns) >= {"year", "grade", "women", "men", "total", "women_share"}
+    assert set(flows["grade"]) == {"g0"}
+    assert any("Where each number comes from" in m.value for m in at.markdown)
+
+
+def test_a_shipped_file_larger_than_the_upload_limit_is_offered(scenario_dir):
+    from app import state
+
+    # Calibrated scenarios run to hundreds of KiB; the upload limit is for uploads only.
+    text = tomli_w.dumps(SCENARIOS["alpha"])
+    padding = "# padding\n" * (state.MAX_UPLOAD_BYTES // 10 + 1)
+    (scenario_dir / "alpha.toml").write_text(padding + text, encoding="utf-8")
+    assert (scenario_dir / "alpha.toml").stat().st_size > state.MAX_UPLOAD_BYTES
+    at = new_app().run()
+    assert_clean(at)
+    assert at.selectbox(key="scenario").value == "alpha"
+    assert_shows(at, api_cards("alpha", C.REPS_DEFAULT, 11))
+
+
+def test_metric_explanations_are_on_the_first_card_only(scenario_dir):
+    at = new_app().run()
+    assert_clean(at)
+    helps = [m.help for m in at.metric]
+    assert len(helps) == 8  # two targets, four metrics each
+    assert all(helps[:4]), helps
+    assert not any(helps[4:]), helps
+    assert any("question marks of the first card" in c.value for c in at.caption)

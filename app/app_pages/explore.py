@@ -42,6 +42,9 @@ K_MATTR = "men_attrition"
 K_EST = "establishment"
 K_POP = "population"
 K_FLOW_GRADE = "flow_grade"
+K_HC_TABLE = "headcount_table_open"
+K_FLOW_TABLE = "flows_table_open"
+K_ASSUMPTIONS = "assumptions_open"
 K_UPLOAD = "upload"
 K_UPLOAD_SEEN = "_upload_seen"
 K_UPLOAD_ERROR = "_upload_error"
@@ -60,7 +63,6 @@ SCENARIO_DEPENDENT = (
     K_POP,
     K_FLOW_GRADE,
 )
-FALLBACK_SEED = 20250701
 
 
 check_scenario_file = state.check_scenario_file
@@ -107,8 +109,7 @@ def _defaults_for(scenario: Scenario) -> None:
     """Fill every widget value not yet set with the scenario's own values."""
     ss = st.session_state
     ss.setdefault(K_REPS, C.REPS_DEFAULT)
-    seed = scenario.simulation.seed
-    ss.setdefault(K_SEED, seed if seed <= C.SEED_MAX else FALLBACK_SEED)
+    ss.setdefault(K_SEED, state.seed_of(scenario))
     ss.setdefault(K_SHARE_ON, False)
     share = C.baseline_intake_share(scenario)
     ss.setdefault(K_SHARE, round(100 * share) if share is not None else 50)
@@ -393,13 +394,30 @@ def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
     return notes
 
 
+METRIC_HELP = {
+    "probability": "Share of Monte Carlo runs in which the target is met "
+    "(with the 95 % interval for the Monte Carlo error).",
+    "median": "Median over runs of the women's share at the deadline (year-end).",
+    "expected": "The deterministic expected-value path at the deadline.",
+    "first_year": "Median over runs of the first year-end at which the condition holds.",
+}
+
+
 def target_cards(scenario: Scenario, summary: dict) -> None:
-    """One bordered card per target with four metrics."""
+    """One bordered card per target with four metrics.
+
+    The metrics' explanations (``help`` tooltips) are on the first card only: they are the
+    same on every card, and each tooltip costs the browser time to draw (with 14 targets,
+    56 of them took about 0.4 s of the first page).
+    """
     cards = C.target_cards_data(summary)
     if not cards:
         st.info("This scenario has no targets; the charts below still show the projections.")
         return
-    for card in cards:
+    if len(cards) > 1:
+        st.caption("Hover over the question marks of the first card for what each number means.")
+    for i, card in enumerate(cards):
+        helps = METRIC_HELP if i == 0 else dict.fromkeys(METRIC_HELP)
         with st.container(border=True):
             st.markdown(f"**{C.md_escape(card['label'])}**")
             st.caption(
@@ -407,31 +425,18 @@ def target_cards(scenario: Scenario, summary: dict) -> None:
                 f"women {C.md_escape(card['condition'])}"
             )
             c1, c2, c3, c4 = st.columns(4)
-            c1.metric(
-                "Probability met",
-                card["probability"],
-                help="Share of Monte Carlo runs in which the target is met "
-                "(with the 95 % interval for the Monte Carlo error).",
-            )
+            c1.metric("Probability met", card["probability"], help=helps["probability"])
             c1.caption(card["probability_ci"])
             c2.metric(
                 f"Median share at {card['deadline']}",
                 card["median"],
                 delta=card["median_delta"],
                 delta_color=card["delta_color"],
-                help="Median over runs of the women's share at the deadline (year-end).",
+                help=helps["median"],
             )
             c2.caption(card["band"])
-            c3.metric(
-                "Expected-engine share",
-                card["expected"],
-                help="The deterministic expected-value path at the deadline.",
-            )
-            c4.metric(
-                "First year met (median)",
-                card["first_year"],
-                help="Median over runs of the first year-end at which the condition holds.",
-            )
+            c3.metric("Expected-engine share", card["expected"], help=helps["expected"])
+            c4.metric("First year met (median)", card["first_year"], help=helps["first_year"])
             c4.caption(card["never"])
 
 
@@ -440,8 +445,7 @@ def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> N
 
     ``run_key`` = (canonical JSON, replications, seed) of the run: the cache key of the specs.
     """
-    present = set(result["shares"]["population"])
-    options = [p for p in C.population_options(scenario) if p in present]
+    options = state.chart_populations(scenario, result["shares"])
     if st.session_state.get(K_POP) not in options:
         st.session_state[K_POP] = options[0]
     st.subheader("Women's share over time")
@@ -467,21 +471,26 @@ def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> N
 
     st.subheader("Headcount by grade")
     state.chart(state.headcount_spec(*run_key))
-    table = C.headcount_table(result["stocks"])
-    table["women_share"] = 100 * table["women_share"]  # shown as "12.1 %"
-    with st.expander("Headcount table (mean over runs)"):
-        st.dataframe(
-            table,
-            hide_index=True,
-            column_config={
-                "year": st.column_config.NumberColumn("Year-end", format="%d"),
-                "grade": st.column_config.TextColumn("Grade"),
-                "women": st.column_config.NumberColumn("Women", format="%.1f"),
-                "men": st.column_config.NumberColumn("Men", format="%.1f"),
-                "total": st.column_config.NumberColumn("Total", format="%.1f"),
-                "women_share": st.column_config.NumberColumn("Women's share", format="%.1f %%"),
-            },
-        )
+    # The tables are built and sent only while their expander is open (on_change="rerun"):
+    # a first page without a table does not make the browser load and compile the front
+    # end's data-grid code (about 1.3 MB of JavaScript; docs/app.md, Speed).
+    box = st.expander("Headcount table (mean over runs)", key=K_HC_TABLE, on_change="rerun")
+    with box:
+        if box.open:
+            table = C.headcount_table(result["stocks"])
+            table["women_share"] = 100 * table["women_share"]  # shown as "12.1 %"
+            st.dataframe(
+                table,
+                hide_index=True,
+                column_config={
+                    "year": st.column_config.NumberColumn("Year-end", format="%d"),
+                    "grade": st.column_config.TextColumn("Grade"),
+                    "women": st.column_config.NumberColumn("Women", format="%.1f"),
+                    "men": st.column_config.NumberColumn("Men", format="%.1f"),
+                    "total": st.column_config.NumberColumn("Total", format="%.1f"),
+                    "women_share": st.column_config.NumberColumn("Women's share", format="%.1f %%"),
+                },
+            )
 
     st.subheader("Flows")
     grades = scenario.grade_ids
@@ -499,18 +508,28 @@ def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> N
         "Mean number of people a year over the runs: inflows above zero (recruited, promoted "
         "in, lateral entry), outflows below (left, promoted out)."
     )
-    flows = C.flows_wide(result["flows"])
-    with st.expander("Flows table (mean over runs)"):
-        st.dataframe(
-            flows[flows["grade"] == grade],
-            hide_index=True,
-            column_config={"year": st.column_config.NumberColumn("Year", format="%d")},
-        )
+    box = st.expander("Flows table (mean over runs)", key=K_FLOW_TABLE, on_change="rerun")
+    with box:
+        if box.open:
+            flows = C.flows_wide(result["flows"])
+            st.dataframe(
+                flows[flows["grade"] == grade],
+                hide_index=True,
+                column_config={"year": st.column_config.NumberColumn("Year", format="%d")},
+            )
 
 
 def assumptions(scenario: Scenario) -> None:
-    """Expander with the scenario's sources and each block's source/assumption."""
-    with st.expander("Assumptions and sources"):
+    """Expander with the scenario's sources and each block's source/assumption.
+
+    Built only while open (``on_change="rerun"``): a scenario's sources and provenance run to
+    tens of kilobytes of Markdown, which the browser would otherwise lay out on every first
+    page even though the expander starts closed.
+    """
+    box = st.expander("Assumptions and sources", key=K_ASSUMPTIONS, on_change="rerun")
+    with box:
+        if not box.open:
+            return
         st.markdown("**Sources**")
         if not scenario.sources:
             st.caption("This scenario cites no sources: every number is an assumption.")

@@ -2,15 +2,17 @@
 
 Fixtures
 --------
-app_url     (session)  URL of a Streamlit server started on a free 127.0.0.1 port.
+app_url     (session)  URL of a Streamlit server started on a free 127.0.0.1 port, as
+                       ``make run`` starts it (``python -m app.serve``, with its warm-up).
 browser     (session)  Playwright Chromium launched from /usr/bin/chromium.
 page        (function) A fresh page (1280x2400 viewport) in its own browser context.
 wait_idle   (function) The ``wait_idle(page)`` helper, as a fixture for test modules.
 screenshot  (function) ``screenshot(page, name)`` -> Path under artifacts/screenshots/.
 
 The app path defaults to ``app/main.py`` and can be overridden with the env var
-PARITY_E2E_APP (absolute, or relative to the repo root). If /usr/bin/chromium is missing the
-tests are skipped, or fail when PARITY_REQUIRE_E2E=1 (as in CI).
+PARITY_E2E_APP (absolute, or relative to the repo root; started with plain ``streamlit run``).
+If /usr/bin/chromium is missing the tests are skipped, or fail when PARITY_REQUIRE_E2E=1 (as in
+CI).
 Never run ``playwright install``: browser downloads are not possible here.
 """
 
@@ -35,6 +37,7 @@ E2E_DIR = Path(__file__).resolve().parent
 ARTIFACTS = REPO_ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
+DEFAULT_APP = (REPO_ROOT / "app" / "main.py").resolve()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -81,7 +84,7 @@ def _free_port() -> int:
 
 def _app_path() -> Path:
     app = Path(os.environ.get("PARITY_E2E_APP", "app/main.py"))
-    return app if app.is_absolute() else REPO_ROOT / app
+    return (app if app.is_absolute() else REPO_ROOT / app).resolve()
 
 
 def _health_ok(url: str) -> bool:
@@ -114,12 +117,13 @@ def app_url(chromium_path: Path) -> Iterator[str]:
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "e2e-streamlit.log"
+    # The default app starts as `make run` starts it (app/serve.py: `streamlit run
+    # app/main.py` plus the warm-up thread); an app given by PARITY_E2E_APP with plain
+    # `streamlit run`.
+    launcher = ["-m", "app.serve"] if app == DEFAULT_APP else ["-m", "streamlit", "run", str(app)]
     cmd = [
         sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
+        *launcher,
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",

@@ -10,7 +10,9 @@ Verified, as a person would see it:
 * switching on the intake-share lever and moving the slider to 100 % changes the probability
   for the defence scenario's 2035 target on the military ranks (conscripts reach the ranks
   within a year or two, so the intake share must move that share);
-* the About page opens from the navigation, and Explore keeps its settings on the way back.
+* the About page opens from the navigation, and Explore keeps its settings on the way back;
+* the first page without a URL (what app/serve.py warms up) shows, card by card, the
+  engine's probabilities for the first shipped scenario at the default replications and seed.
 
 Screenshots go to artifacts/screenshots/ (viewport 1280x2400, see conftest.py).
 """
@@ -109,3 +111,50 @@ def test_about_page_and_back(app_url, page, wait_idle, screenshot):
     expect(expander.get_by_text("Where each number comes from")).to_be_visible()
     shot = screenshot(page, "explore-police-back")
     expander.screenshot(path=str(shot.parent / "assumptions-police.png"))
+
+
+def test_first_page_shows_the_default_scenarios_real_numbers(app_url, page, wait_idle, screenshot):
+    """The page the warm-up of app/serve.py prepares: every card equals the engine's numbers
+    for the first shipped scenario at the default replications and its own seed."""
+    from app import components as C
+    from app import state
+    from simulator import run_and_summarize
+
+    _open(page, app_url, wait_idle)
+    scenario, (_json, reps, seed) = state.default_run()
+    assert reps == C.REPS_DEFAULT
+    _, _, summary = run_and_summarize(scenario, "stochastic", reps, seed)
+    cards = C.target_cards_data(summary)
+    expect(page.get_by_role("heading", name=scenario.name)).to_be_visible()
+    shown = [
+        m.get_by_test_id("stMetricValue").inner_text().strip()
+        for m in page.get_by_test_id("stMetric").filter(has_text="Probability met").all()
+    ]
+    assert shown == [c["probability"] for c in cards]
+    caption = page.get_by_text(re.compile(r"replications · seed")).first.inner_text()
+    assert f"{reps} replications · seed {seed}" in caption
+    assert summary["scenario_sha256"][:12] in caption
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    screenshot(page, "explore-default-first-page")
+
+
+def test_the_app_makes_no_request_outside_its_own_server(app_url, page, wait_idle):
+    """Every request of a full page load (front end, fonts, favicon, charts) goes to the app's
+    own server: the app works on an isolated network and leaks nothing to third parties."""
+    from urllib.parse import urlsplit
+
+    own = urlsplit(app_url).netloc
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith(("data:", "blob:")) or urlsplit(r.url).netloc == own
+            else outside.append(r.url)
+        ),
+    )
+    _open(page, f"{app_url}/?scenario=dk_police&reps=200", wait_idle)
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    page.get_by_role("link", name="About the model").click()
+    wait_idle(page)
+    assert outside == [], outside

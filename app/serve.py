@@ -1,0 +1,88 @@
+"""Start the app with a warm-up: ``python -m app.serve [streamlit options]`` (``make run``).
+
+The same as ``python -m streamlit run app/main.py [options]`` (every option is passed on to
+``streamlit run``), plus one background thread. As soon as the server is up, the thread does
+the first page's work — the imports (simulator, pandas, Altair) and the engine run of the
+default scenario at its default replications and seed with its chart specs
+(:func:`app.state.warm_up`, into the shared ``st.cache_data`` caches) — while the browser is
+still loading Streamlit's front end. The first page then finds its results cached; if it
+comes sooner it waits for the computation under way (one compute lock per cache key) rather
+than repeating it. The results are real: the same function, inputs and cache as a page run.
+
+The thread starts its work only once the server's runtime has started, so that it does not
+delay the server's health check (the browser cannot load anything before that). A failure in
+the warm-up is logged and changes nothing else: pages compute on demand as without it.
+Set ``PARITY_NO_WARMUP=1`` to start without the thread (for timing comparisons).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "main.py"
+ROOT = APP.parents[1]
+RUNTIME_WAIT_S = 15.0  # warm up anyway if the runtime has not started by then
+WARMUP_SWITCH_INTERVAL_S = 0.0005  # Python's default is 0.005
+LOGGER_NAME = "parity.app.serve"
+
+
+def _wait_for_runtime(timeout: float = RUNTIME_WAIT_S) -> bool:
+    """Wait until Streamlit's runtime has started (the server accepts sessions)."""
+    from streamlit.runtime import Runtime, RuntimeState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Runtime.exists() and Runtime.instance().state not in (RuntimeState.INITIAL,):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def warm_up() -> None:
+    """The thread's work: wait for the server, then fill the first page's caches."""
+    from streamlit.logger import get_logger  # Streamlit's format and level (logger.level)
+
+    log = get_logger(LOGGER_NAME)
+    interval = sys.getswitchinterval()
+    try:
+        started = _wait_for_runtime()
+        # While this thread computes, the server thread is serving the front end's files to
+        # the browser: a short GIL switch interval lets it answer each request promptly.
+        sys.setswitchinterval(WARMUP_SWITCH_INTERVAL_S)
+        t0 = time.perf_counter()
+        from app import state  # the heavy imports: simulator, pandas, Altair
+
+        t1 = time.perf_counter()
+        key = state.warm_up()
+        t2 = time.perf_counter()
+        log.info(
+            "warm-up done%s: imports %.2f s, default run %s %.2f s",
+            "" if started else " (runtime not seen)",
+            t1 - t0,
+            "none" if key is None else f"({key[1]} replications, seed {key[2]})",
+            t2 - t1,
+        )
+    except Exception:  # the warm-up is an optimisation: never let it take the server down
+        log.exception("warm-up failed; pages compute on demand")
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the warm-up thread, then ``streamlit run app/main.py`` with ``argv``."""
+    args = sys.argv[1:] if argv is None else argv
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    if os.environ.get("PARITY_NO_WARMUP") != "1":
+        threading.Thread(target=warm_up, name="parity-warm-up", daemon=True).start()
+    from streamlit.web import cli
+
+    cli.main(["run", str(APP), *args], prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main()
