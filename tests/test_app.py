@@ -323,6 +323,22 @@ def test_scenario_change_resets_seed_and_levers(scenario_dir):
     assert dict(at.query_params) == {"scenario": "beta", "reps": "500", "seed": "22"}
 
 
+def test_the_police_scenario_is_shown_first_when_shipped(scenario_dir):
+    """A new visitor lands on the headline question (state.DEFAULT_SCENARIO), listed first,
+    although it does not sort first; without it the first valid file by name."""
+    from app import state
+
+    (scenario_dir / "zz.toml").write_text(tomli_w.dumps(_alpha()), encoding="utf-8")
+    (scenario_dir / f"{state.DEFAULT_SCENARIO}.toml").write_text(
+        tomli_w.dumps(_beta()), encoding="utf-8"
+    )
+    at = new_app().run()
+    assert_clean(at)
+    assert at.selectbox(key="scenario").value == state.DEFAULT_SCENARIO
+    assert at.selectbox(key="scenario").options[0] == "Beta vacancy test"
+    assert state.default_run()[0].name == "Beta vacancy test"
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors and empty folders
 # ---------------------------------------------------------------------------------------------
