@@ -19,10 +19,14 @@ import streamlit as st
 
 from app import components as C
 from simulator import Scenario, ScenarioError, loads_scenario, run_and_summarize
+from simulator.scenario import MAX_FILE_BYTES
 
 K_CURRENT = "_current"
 K_UPLOADS = "_uploads"
-MAX_UPLOAD_BYTES = 256 * 1024  # scenario files are a few KiB; enforced in code as well as config
+#: The engine's own limit on a scenario file (simulator.scenario.MAX_FILE_BYTES, 1 MB): any file
+#: the engine accepts - the app's own download of a calibrated scenario (up to about 380 KB) -
+#: can be uploaded back. Enforced in code as well as by the widget and the server config.
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 UPLOAD_TYPES = ["toml", "json"]
 FALLBACK_SEED = 20250701  # Explore's seed for a scenario whose own seed is beyond SEED_MAX
 
@@ -38,11 +42,11 @@ def check_scenario_file(
 
     A name ending in ``.json`` is read as JSON, anything else as TOML; both as data only.
     ``max_bytes`` limits the size (uploads: :data:`MAX_UPLOAD_BYTES`; the shipped files of
-    the scenario folder are the operator's and have no limit: calibrated ones exceed it).
+    the scenario folder are the operator's and are limited by the engine's loader only).
     """
     fmt = "json" if source.lower().endswith(".json") else "toml"
     if max_bytes is not None and len(raw) > max_bytes:
-        return None, [f"(file): larger than {max_bytes // 1024} KiB (got {len(raw)} bytes)"]
+        return None, [f"(file): larger than {max_bytes:,} bytes (got {len(raw):,} bytes)"]
     try:
         scenario = loads_scenario(raw, fmt, source=source)
     except ScenarioError as exc:

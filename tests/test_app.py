@@ -18,7 +18,7 @@ Verified:
 * first-page speed: ``state.warm_up`` (run by ``app/serve.py`` at server start) computes
   exactly the run the first Explore page shows; the headcount and flows tables and the
   assumptions are built only when their expander is open; the metrics' explanations are on
-  the first card only; a shipped file larger than the upload limit is still offered.
+  the first card only; one size limit (the engine's) for uploads and shipped files.
 
 Test scenarios are written to a temporary folder that the app reads through the
 ``PARITY_SCENARIO_DIR`` environment variable.
@@ -435,18 +435,21 @@ def test_tables_and_assumptions_are_built_only_when_their_expander_is_open(scena
     assert any("Where each number comes from" in m.value for m in at.markdown)
 
 
-def test_a_shipped_file_larger_than_the_upload_limit_is_offered(scenario_dir):
+def test_upload_limit_is_the_engines_and_an_oversized_shipped_file_is_listed_invalid(scenario_dir):
     from app import state
+    from simulator.scenario import MAX_FILE_BYTES
 
-    # Calibrated scenarios run to hundreds of KiB; the upload limit is for uploads only.
+    # One limit for every file: the engine's loader (calibrated scenarios run to ~380 KB).
+    assert state.MAX_UPLOAD_BYTES == MAX_FILE_BYTES
     text = tomli_w.dumps(SCENARIOS["alpha"])
-    padding = "# padding\n" * (state.MAX_UPLOAD_BYTES // 10 + 1)
+    padding = "# padding\n" * (MAX_FILE_BYTES // 10 + 1)
     (scenario_dir / "alpha.toml").write_text(padding + text, encoding="utf-8")
-    assert (scenario_dir / "alpha.toml").stat().st_size > state.MAX_UPLOAD_BYTES
     at = new_app().run()
     assert_clean(at)
-    assert at.selectbox(key="scenario").value == "alpha"
-    assert_shows(at, api_cards("alpha", C.REPS_DEFAULT, 11))
+    assert at.selectbox(key="scenario").value == "beta"  # the first valid file
+    at.selectbox(key="scenario").set_value("alpha").run()
+    assert not at.exception
+    assert "larger than" in at.error[0].value
 
 
 def test_metric_explanations_are_on_the_first_card_only(scenario_dir):
@@ -457,3 +460,16 @@ def test_metric_explanations_are_on_the_first_card_only(scenario_dir):
     assert all(helps[:4]), helps
     assert not any(helps[4:]), helps
     assert any("question marks of the first card" in c.value for c in at.caption)
+
+
+def test_every_shipped_scenarios_download_can_be_uploaded_back():
+    """The Scenario (TOML) download of any shipped scenario (calibrated ones run to hundreds of
+    KB) passes the upload check: a shared file can always be opened again."""
+    from app import state
+    from simulator import load_scenario
+
+    for path in sorted((C.REPO_ROOT / "scenarios").glob("*.toml")):
+        raw = C.scenario_toml(load_scenario(path)).encode("utf-8")
+        text, issues = state.check_scenario_file(raw, f"{path.stem}.toml", state.MAX_UPLOAD_BYTES)
+        assert issues == [], (path.name, len(raw), issues[:1])
+        assert text is not None

@@ -246,10 +246,10 @@ def test_unparseable_and_oversized_uploads_are_refused(scenario_dir):
     _upload(at, "x.toml", b"name = [unclosed")
     assert not at.exception
     assert "not valid TOML" in at.error[0].value
-    big = b"# " + b"x" * (300 * 1024) + b"\n"
+    big = b"# " + b"x" * 1_000_001 + b"\n"
     _upload(at, "big.toml", big)
     assert not at.exception
-    assert "larger than 256 KiB" in unescape(at.error[0].value)
+    assert "larger than 1,000,000 bytes" in unescape(at.error[0].value)
 
 
 # ---------------------------------------------------------------------------------------------

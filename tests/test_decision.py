@@ -455,6 +455,49 @@ def test_newcombe_paired_interval_reproduces_a_published_example():
     assert round(hi, 4) == -0.0046
 
 
+def _newcombe_phi0(a, b):
+    """Method 10 with phi = 0 (the independent-margins square-and-add), from Wilson limits."""
+    from simulator.decision import wilson_interval
+
+    n = a.size
+    p1, p2 = a.mean(), b.mean()
+    l1, u1 = wilson_interval(int(a.sum()), n)
+    l2, u2 = wilson_interval(int(b.sum()), n)
+    d = p2 - p1
+    return d, d - np.hypot(p2 - l2, u1 - p1), d + np.hypot(u2 - p2, p1 - l1)
+
+
+def _table(both, a_only, b_only, neither):
+    a = np.array([True] * (both + a_only) + [False] * (b_only + neither))
+    b = np.array([True] * both + [False] * a_only + [True] * b_only + [False] * neither)
+    return a, b
+
+
+@pytest.mark.parametrize(
+    ("table", "band"),
+    [
+        ((10, 20, 20, 30), "below"),  # AD - BC = 300 - 400 < 0: phi = (AD - BC) / ..., negative
+        ((20, 10, 12, 20), "above"),  # AD - BC = 400 - 120 = 280 > N/2 = 31: minus N/2
+        ((5, 10, 10, 20), "in_band"),  # AD - BC = 100 - 100 = 0: inside [0, N/2]: phi = 0
+        ((4, 6, 7, 11), "in_band"),  # AD - BC = 44 - 42 = 2 <= N/2 = 14: phi = 0
+    ],
+)
+def test_newcombe_correction_zero_band_gives_the_phi_zero_interval(table, band):
+    """Within 0 <= AD - BC <= N/2 Newcombe's corrected phi is 0: the interval is exactly the
+    square-and-add one with independent margins; outside the band it differs."""
+    a, b = _table(*table)
+    got = newcombe_paired(a, b)
+    ref = _newcombe_phi0(a, b)
+    if band == "in_band":
+        assert got == pytest.approx(ref, abs=1e-12)
+    else:
+        assert got[0] == pytest.approx(ref[0])
+        assert got[1:] != pytest.approx(ref[1:], abs=1e-6)
+    # swapping the scenarios mirrors the interval
+    d, lo, hi = newcombe_paired(b, a)
+    assert (d, lo, hi) == pytest.approx((-got[0], -got[2], -got[1]), abs=1e-12)
+
+
 def test_newcombe_paired_interval():
     rng = np.random.default_rng(0)
     a = rng.random(400) < 0.3

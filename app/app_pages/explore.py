@@ -9,8 +9,9 @@ settings and every lever are read from the URL on the first run of a session (ba
 warning and the default) and written back whenever they change, so a URL reproduces a view
 (uploaded files cannot travel in a URL: download their TOML instead).
 
-Uploads are parsed as data only (TOML or JSON), limited to 256 KiB, and validated like
-``parity run``: every problem is listed in the page as ``path: message (got value)``.
+Uploads are parsed as data only (TOML or JSON), limited to 1 MB (the engine's limit), and
+validated like ``parity run``: every problem is listed in the page as ``path: message (got
+value)``.
 
 Runs are cached on hashable inputs only: the canonical JSON text of the (possibly
 overridden) scenario, the number of replications and the seed.
@@ -191,7 +192,7 @@ def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario |
             type=state.UPLOAD_TYPES,
             key=K_UPLOAD,
             max_upload_size=1,
-            help="A scenario file (TOML or JSON, see docs/scenario-format.md), up to 256 KiB. "
+            help="A scenario file (TOML or JSON, see docs/scenario-format.md), up to 1 MB. "
             "It is read as data only and validated like `parity run`; it stays for this "
             "browser session and is not stored on the server.",
         )
