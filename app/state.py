@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,32 @@ def warm_up() -> tuple[str, int, int] | None:
     headcount_spec(*key)
     flows_spec(*key, scenario.grade_ids[-1])
     return key
+
+
+_PRELOAD = threading.Lock()
+_preloaded = False
+
+
+def preload_after_first_page() -> None:
+    """Import, in a background thread, what a first lever change needs and a first page does
+    not: SciPy, which the engines import when they first draw or average a weighted selection
+    (odds != 1) - about a second, which would otherwise fall on a visitor's first lever change.
+
+    Called at the end of a page run after the session's first, so that the import competes
+    neither with the first page's script nor with the browser drawing it (in the warm-up
+    thread it delayed the first page). Once per process.
+    """
+    global _preloaded
+    with _PRELOAD:
+        if _preloaded:
+            return
+        _preloaded = True
+
+    def work() -> None:
+        import scipy.optimize
+        import scipy.stats  # noqa: F401
+
+    threading.Thread(target=work, name="parity-preload", daemon=True).start()
 
 
 # ---------------------------------------------------------------------------------------------

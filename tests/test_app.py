@@ -473,3 +473,35 @@ def test_every_shipped_scenarios_download_can_be_uploaded_back():
         text, issues = state.check_scenario_file(raw, f"{path.stem}.toml", state.MAX_UPLOAD_BYTES)
         assert issues == [], (path.name, len(raw), issues[:1])
         assert text is not None
+
+
+def test_scipy_preload_starts_on_the_sessions_second_run_not_the_first(scenario_dir, monkeypatch):
+    """The first page is not slowed by the preload; the first click starts it (once)."""
+    from app import state
+
+    calls = []
+    monkeypatch.setattr(state, "preload_after_first_page", lambda: calls.append(1))
+    at = new_app().run()
+    assert_clean(at)
+    assert calls == []
+    at.run()
+    assert calls == [1]
+
+
+def test_preload_imports_scipy_once_per_process(monkeypatch):
+    import threading
+
+    from app import state
+
+    started = []
+    real = threading.Thread
+
+    def spy(*args, **kwargs):
+        started.append(kwargs.get("name"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(state, "_preloaded", False)
+    monkeypatch.setattr(state.threading, "Thread", spy)
+    state.preload_after_first_page()
+    state.preload_after_first_page()
+    assert started == ["parity-preload"]

@@ -49,6 +49,7 @@ K_ASSUMPTIONS = "assumptions_open"
 K_UPLOAD = "upload"
 K_UPLOAD_SEEN = "_upload_seen"
 K_UPLOAD_ERROR = "_upload_error"
+K_RAN_ONCE = "_explore_ran_once"
 K_URL_READ = "_explore_url_read"
 K_URL_WARNINGS = "_explore_url_warnings"
 SCENARIO_DEPENDENT = (
@@ -572,7 +573,7 @@ def downloads(view: dict, run_scenario: Scenario, result: dict) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
         "Scenario (TOML)",
-        data=C.scenario_toml(run_scenario),
+        data=lambda: C.scenario_toml(run_scenario),  # built on click, not on every rerun
         file_name=f"{stem}.toml",
         mime="application/toml",
         on_click="ignore",
@@ -581,7 +582,7 @@ def downloads(view: dict, run_scenario: Scenario, result: dict) -> None:
     )
     c2.download_button(
         "Results (CSV)",
-        data=C.results_csv(result["summary"], result),
+        data=lambda: C.results_csv(result["summary"], result),
         file_name=f"{stem}-shares.csv",
         mime="text/csv",
         on_click="ignore",
@@ -735,6 +736,11 @@ def explore() -> None:
     charts(run_scenario, result, (run_json, reps, seed))
     downloads(view, run_scenario, result)
     assumptions(scenario)
+    # SciPy for the first lever change: from the session's second run on (the first click),
+    # so that the import competes neither with the first page's script nor with its drawing.
+    if st.session_state.get(K_RAN_ONCE):
+        state.preload_after_first_page()
+    st.session_state[K_RAN_ONCE] = True
 
 
 def upload_error() -> None:
