@@ -44,37 +44,28 @@ import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+if str(ROOT) not in sys.path:  # a script: make the repository's packages importable
+    sys.path.insert(0, str(ROOT))
+
+from app.local_server import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SERVER_FLAGS,
+    free_port,
+    health_ok,
+    kill_group,
+)
+
 VIEWPORT = {"width": 1280, "height": 2400}
 PERCENT = re.compile(r"^\d{1,3}\.\d %$")
-SERVER_FLAGS = [
-    "--server.headless=true",
-    "--server.address=127.0.0.1",
-    "--server.fileWatcherType=none",
-    "--browser.gatherUsageStats=false",
-]
 LAUNCHERS = {
     "serve": [sys.executable, "-m", "app.serve"],
     "main": [sys.executable, "-m", "streamlit", "run", "app/main.py"],
@@ -93,33 +84,6 @@ CHART_DRAWN_JS = """
 TWO_FRAMES_JS = (
     "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (fixed local URL)
-            return resp.status == 200 and resp.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def loadavg() -> str:

@@ -74,3 +74,55 @@ def ladder(
     if groups:
         data["groups"] = groups
     return data
+
+
+def _target(tid: str, label: str, population: str, value: float, deadline: int) -> dict[str, Any]:
+    return {
+        "id": tid,
+        "label": label,
+        "population": population,
+        "comparator": "at_least",
+        "value": value,
+        "deadline": deadline,
+    }
+
+
+def app_alpha(*, with_35: bool = True) -> dict[str, Any]:
+    """The app tests' one-grade scenario: 500 with 30 % turnover, 150 recruits a year (30 %
+    women), 20 % women at the start; targets 28 % (and, ``with_35``, 35 %) by 2005.
+
+    The women's share follows h + (0.2 - h) 0.7^t for an intake share h: at 2005 it is 28.3 %
+    for h = 30 % and 53.3 % for h = 60 % (sd about 2 pp), so the 35 % target is (almost)
+    never met at 30 % and (almost) always at 60 %, and the 28 % target sits near the median.
+    """
+    targets = [_target("g0-28", "Alpha: 28 % women by 2005", "g0", 0.28, 2005)]
+    if with_35:
+        targets.insert(0, _target("g0-35", "Alpha: 35 % women by 2005", "g0", 0.35, 2005))
+    data = ladder(
+        1,
+        start_year=2000,
+        end_year=2010,
+        initial=[(100, 400)],
+        attrition=[(0.3, 0.3)],
+        recruitment={"mode": "fixed", "intake": 150, "women_share": 0.3},
+        targets=targets,
+    )
+    data["name"] = "Alpha one-grade test"
+    data["simulation"] = {"replications": 1000, "seed": 11}
+    return data
+
+
+def app_beta() -> dict[str, Any]:
+    """The app tests' two-grade scenario: the top (500 posts) filled by vacancy promotion; one
+    target of 22 % women at the top by 2008."""
+    data = ladder(
+        2,
+        start_year=2000,
+        end_year=2012,
+        establishment=[None, 500],
+        promotion=[{"mode": "vacancy", "min_years_in_grade": 1}],
+        targets=[_target("top-22", "Beta: 22 % women at the top by 2008", "g1", 0.22, 2008)],
+    )
+    data["name"] = "Beta vacancy test"
+    data["simulation"] = {"replications": 1000, "seed": 22}
+    return data

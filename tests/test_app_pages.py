@@ -37,7 +37,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import components as C
 from simulator import ScenarioError, loads_scenario, parse_scenario, run_and_summarize
-from tests.factories import ladder
+from tests.factories import app_alpha, app_beta
 
 APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
 TIMEOUT_S = 30
@@ -45,52 +45,11 @@ REPS = 100
 
 
 def _alpha() -> dict[str, Any]:
-    """One grade of 500 with 30 % turnover, 150 recruits a year (30 % women); two targets."""
-    data = ladder(
-        1,
-        start_year=2000,
-        end_year=2010,
-        initial=[(100, 400)],
-        attrition=[(0.3, 0.3)],
-        recruitment={"mode": "fixed", "intake": 150, "women_share": 0.3},
-        targets=[
-            {
-                "id": "g0-28",
-                "label": "Alpha: 28 % women by 2005",
-                "population": "g0",
-                "comparator": "at_least",
-                "value": 0.28,
-                "deadline": 2005,
-            }
-        ],
-    )
-    data["name"] = "Alpha one-grade test"
-    data["simulation"] = {"replications": 1000, "seed": 11}
-    return data
+    return app_alpha(with_35=False)
 
 
 def _beta() -> dict[str, Any]:
-    """Two grades, the top (500 posts) filled by vacancy promotion; one target on the top."""
-    data = ladder(
-        2,
-        start_year=2000,
-        end_year=2012,
-        establishment=[None, 500],
-        promotion=[{"mode": "vacancy", "min_years_in_grade": 1}],
-        targets=[
-            {
-                "id": "top-22",
-                "label": "Beta: 22 % women at the top by 2008",
-                "population": "g1",
-                "comparator": "at_least",
-                "value": 0.22,
-                "deadline": 2008,
-            }
-        ],
-    )
-    data["name"] = "Beta vacancy test"
-    data["simulation"] = {"replications": 1000, "seed": 22}
-    return data
+    return app_beta()
 
 
 def _gamma() -> dict[str, Any]:

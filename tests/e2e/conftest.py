@@ -18,36 +18,24 @@ Never run ``playwright install``: browser downloads are not possible here.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from app.local_server import CHROMIUM as CHROMIUM_PATH
+from app.local_server import CHROMIUM_ARGS, SERVER_FLAGS, free_port, health_ok, kill_group
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 ARTIFACTS = REPO_ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)
 DEFAULT_APP = (REPO_ROOT / "app" / "main.py").resolve()
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1280, "height": 2400}
 SERVER_START_TIMEOUT_S = 60.0
 E2E_TEST_TIMEOUT_S = 180  # hard per-test cap (pytest-timeout), includes server start-up
@@ -76,36 +64,9 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _app_path() -> Path:
     app = Path(os.environ.get("PARITY_E2E_APP", "app/main.py"))
     return (app if app.is_absolute() else REPO_ROOT / app).resolve()
-
-
-def _health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (fixed http URL)
-            return resp.status == 200 and resp.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +75,7 @@ def app_url(chromium_path: Path) -> Iterator[str]:
     app = _app_path()
     if not app.is_file():
         pytest.fail(f"e2e app not found: {app}", pytrace=False)
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "e2e-streamlit.log"
     # The default app starts as `make run` starts it (app/serve.py: `streamlit run
@@ -124,11 +85,8 @@ def app_url(chromium_path: Path) -> Iterator[str]:
     cmd = [
         sys.executable,
         *launcher,
-        "--server.headless=true",
+        *SERVER_FLAGS,
         f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
     ]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
@@ -142,7 +100,7 @@ def app_url(chromium_path: Path) -> Iterator[str]:
         )
         try:
             deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while not _health_ok(f"{url}/_stcore/health"):
+            while not health_ok(f"{url}/_stcore/health"):
                 if proc.poll() is not None:
                     pytest.fail(
                         f"streamlit exited with {proc.returncode} before becoming healthy; "
@@ -158,7 +116,7 @@ def app_url(chromium_path: Path) -> Iterator[str]:
                 time.sleep(0.25)
             yield url
         finally:
-            _kill_group(proc)
+            kill_group(proc)
 
 
 @pytest.fixture(scope="session")
