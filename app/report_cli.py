@@ -18,14 +18,13 @@ import os
 import sys
 from pathlib import Path
 
-from simulator.cli_common import EXIT_INTERNAL, EXIT_OK, int_arg, standalone_main
+from simulator.cli_common import EXIT_INTERNAL, EXIT_OK, add_reps_seed, standalone_main
 
 COMMANDS = ("report",)
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` to a ``parity`` sub-parser set."""
-    from simulator.scenario import MAX_REPLICATIONS
 
     p = subparsers.add_parser(
         "report",
@@ -37,18 +36,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, help="scenario file (TOML or JSON)")
     p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
-    p.add_argument(
-        "--reps",
-        type=int_arg("--reps", 1, MAX_REPLICATIONS),
-        default=None,
-        help="stochastic replications (default: the scenario's simulation.replications)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int_arg("--seed", 0, 2**128 - 1),
-        default=None,
-        help="root seed (default: the scenario's)",
-    )
+    add_reps_seed(p)
 
 
 def dispatch(args: argparse.Namespace) -> int | None:

@@ -35,10 +35,16 @@ from typing import Any
 
 from simulator import __version__
 from simulator.api import ENGINES, RANDOM_ENGINES, run_and_summarize
-from simulator.cli_common import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, guarded, int_arg
+from simulator.cli_common import (
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    add_reps_seed,
+    guarded,
+)
 from simulator.errors import Issue, ScenarioError
 from simulator.rng import BLOCK_SIZE
-from simulator.scenario import MAX_REPLICATIONS, Scenario, load_scenario, scenario_fingerprint
+from simulator.scenario import Scenario, load_scenario, scenario_fingerprint
 
 
 def git_commit() -> str | None:
@@ -74,18 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario and summarise its targets")
     r.add_argument("file", type=Path)
     r.add_argument("--engine", choices=ENGINES, default="stochastic")
-    r.add_argument(
-        "--reps",
-        type=int_arg("--reps", 1, MAX_REPLICATIONS),
-        default=None,
-        help="replications (default: the scenario's simulation.replications)",
-    )
-    r.add_argument(
-        "--seed",
-        type=int_arg("--seed", 0, 2**128 - 1),
-        default=None,
-        help="root seed (default: the scenario's simulation.seed)",
-    )
+    add_reps_seed(r)
     r.add_argument("--out", type=Path, default=None, help="directory for tables and manifest")
     r.add_argument("--format", choices=("csv", "parquet"), default="csv")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")

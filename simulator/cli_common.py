@@ -36,6 +36,23 @@ def int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+SEED_MAX = 2**128 - 1  # SeedSequence entropy: any non-negative integer below 2**128
+
+
+def add_reps_seed(
+    p: argparse.ArgumentParser,
+    reps_help: str = "replications (default: the scenario's simulation.replications)",
+    seed_help: str = "root seed (default: the scenario's simulation.seed)",
+    max_reps: int | None = None,
+) -> None:
+    """The ``--reps`` and ``--seed`` options every running command shares."""
+    from simulator.scenario import MAX_REPLICATIONS
+
+    hi = MAX_REPLICATIONS if max_reps is None else max_reps
+    p.add_argument("--reps", type=int_arg("--reps", 1, hi), default=None, help=reps_help)
+    p.add_argument("--seed", type=int_arg("--seed", 0, SEED_MAX), default=None, help=seed_help)
+
+
 def guarded(run: Callable[[], int | None]) -> int:
     """Run a command; turn every failure into a message and an exit status (never a traceback)."""
     try:

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli_common import EXIT_OK, int_arg, standalone_main
+from simulator.cli_common import EXIT_OK, add_reps_seed, int_arg, standalone_main
 from simulator.errors import Issue, ScenarioError
 
 COMMANDS = ("solve", "reach", "decompose", "compare")
@@ -43,20 +43,6 @@ def _float_arg(name: str):
         return value
 
     return parse
-
-
-def _reps_seed(p: argparse.ArgumentParser, reps_help: str) -> None:
-    from simulator.scenario import MAX_REPLICATIONS
-
-    p.add_argument(
-        "--reps", type=int_arg("--reps", 1, MAX_REPLICATIONS), default=None, help=reps_help
-    )
-    p.add_argument(
-        "--seed",
-        type=int_arg("--seed", 0, 2**128 - 1),
-        default=None,
-        help="root seed (default: the scenario's simulation.seed)",
-    )
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -83,7 +69,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="meet the target with at least this probability (e.g. 0.8); default: in expectation",
     )
-    _reps_seed(so, "stochastic replications (default: the scenario's simulation.replications)")
+    add_reps_seed(so, "stochastic replications (default: the scenario's simulation.replications)")
     so.add_argument(
         "--range",
         nargs=2,
@@ -122,14 +108,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     re_.add_argument("file", type=Path, help="scenario file (TOML or JSON)")
     re_.add_argument("--target", default=None, help="target id (default: every target)")
-    re_.add_argument(
-        "--reps",
-        type=int_arg("--reps", 1, 100_000),
-        default=None,
-        help="also run the best case on the stochastic engine with N replications",
-    )
-    re_.add_argument(
-        "--seed", type=int_arg("--seed", 0, 2**128 - 1), default=None, help="root seed of --reps"
+    add_reps_seed(
+        re_,
+        "also run the best case on the stochastic engine with N replications",
+        "root seed of --reps",
+        max_reps=100_000,
     )
     re_.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -158,7 +141,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="two or more scenario files; the first is the reference A",
     )
-    _reps_seed(co, "stochastic replications (default: the first scenario's)")
+    add_reps_seed(co, "stochastic replications (default: the first scenario's)")
     co.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
