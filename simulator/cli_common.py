@@ -30,7 +30,8 @@ def int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer (got {text!r})") from None
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {hi} (got {value})")
+            top = f"2**{hi.bit_length()} - 1" if hi > 2**32 and (hi + 1) & hi == 0 else f"{hi}"
+            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {top} (got {value})")
         return value
 
     return parse
