@@ -941,7 +941,8 @@ def calibrated_scenario_data(fit: Fit, problem_ref: str | None = None) -> dict[s
 
 def _fixed_note(model: Model, keep: list[int], data: dict[str, Any]) -> str:
     """The note's sentence on written paths the engines cannot draw per replication."""
-    fixed = [p for i, p in enumerate(model.written_paths) if i not in set(keep)]
+    kept = set(keep)
+    fixed = [p for i, p in enumerate(model.written_paths) if i not in kept]
     if not fixed:
         return ""
     values = ", ".join(f"{p} = {_point_value(data, p):.4g}" for p in fixed)
