@@ -55,15 +55,8 @@ def _per_year(c: Compiled, fn) -> dict:
     Y = c.n_years
     out = {name: fn(getattr(c, name), Y) for name in YEARLY_FIELDS}
 
-    def each(obj, n):
-        return dataclasses.replace(
-            obj,
-            **{
-                f.name: fn(v, n)
-                for f in dataclasses.fields(obj)
-                if isinstance(v := getattr(obj, f.name), np.ndarray) and v.ndim and len(v) == n
-            },
-        )
+    def each(obj, n):  # the fields the class declares per year (not e.g. a grade mask)
+        return dataclasses.replace(obj, **{name: fn(getattr(obj, name), n) for name in obj.YEARLY})
 
     if c.conscription is not None:
         out["conscription"] = each(c.conscription, Y)
@@ -179,8 +172,10 @@ def years_to_target(
     i = int(np.argmax(met))
     if i == 0:
         return {"first_year": int(res.years[0]), "years": 0.0}
-    bound = _crossed_bound(target, share[i - 1], share[i])
     s0, s1 = share[i - 1], share[i]
+    if np.isnan(s0):  # a flow population has no value at the start year: met in step i
+        return {"first_year": int(res.years[i]), "years": float(i)}
+    bound = _crossed_bound(target, s0, s1)
     frac = 1.0 if s1 == s0 or bound is None else float(np.clip((bound - s0) / (s1 - s0), 0, 1))
     return {"first_year": int(res.years[i]), "years": (i - 1) + frac}
 

@@ -60,7 +60,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -126,6 +126,18 @@ class ConscriptionArrays:
         ``[Y]`` length of service in months (NaN where not given; informative only).
     """
 
+    #: The per-year fields (leading axis: projection years), for code that extends a horizon.
+    YEARLY: ClassVar[tuple[str, ...]] = (
+        "cohort",
+        "summoned",
+        "fit",
+        "volunteer",
+        "places",
+        "dropout",
+        "contract",
+        "service_months",
+    )
+
     entry: int
     cohort: np.ndarray
     summoned: np.ndarray
@@ -156,6 +168,9 @@ class DeploymentArrays:
     women_floor
         ``[Y+1]`` floor on the women's share of the deployed (0 = none).
     """
+
+    #: The per-year fields (leading axis: year-ends 0 … Y); ``grades`` is per grade.
+    YEARLY: ClassVar[tuple[str, ...]] = ("demand", "women_odds", "women_floor")
 
     id: str
     grades: np.ndarray

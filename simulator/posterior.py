@@ -30,6 +30,10 @@ from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, s
 #: carries per replication (other values would be silently the same in every draw).
 ENGINE_SECTIONS = ("attrition", "promotions", "recruitment", "grades", "initial", "policies")
 
+#: Policy parameters of the conscription funnel and deployment pools: the engines take them from
+#: the point estimate in every replication, so a posterior must not pretend to vary them.
+PIPELINE_PARAMETERS = ("conscription.", "deployment.")
+
 #: Structural arrays that every draw must share with the point estimate.
 STRUCTURE = ("mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
 
@@ -61,7 +65,7 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     for j, text in enumerate(post.parameters):
         try:
             steps.append(parse_path(text))
-            container, key = resolve_slot(base, steps[-1])
+            container, slot = resolve_slot(base, steps[-1])
         except ValueError as exc:
             issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
             continue
@@ -75,7 +79,19 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
                 )
             )
             continue
-        current = _get(container, key)
+        in_policy = steps[-1][0] == "policies" and isinstance(container, dict)
+        parameter = str(container.get("parameter", "")) if in_policy else ""
+        if parameter.startswith(PIPELINE_PARAMETERS):
+            issues.append(
+                Issue(
+                    f"posterior.parameters[{j}]",
+                    f"a policy on {parameter} sets the funnel or a deployment pool, which every "
+                    "replication shares: a posterior cannot vary it",
+                    text,
+                )
+            )
+            continue
+        current = _get(container, slot)
         if not isinstance(current, int | float) or isinstance(current, bool):
             issues.append(
                 Issue(

@@ -1048,15 +1048,23 @@ def cross_check(s: Scenario) -> list[Issue]:
                 Issue(
                     f"targets[{i}].population",
                     f"unknown population; use a grade {ids}, a group {sorted(s.groups)}, "
-                    "'workforce' or 'intake'",
+                    "'workforce', 'intake'" + "".join(f", {p!r}" for p in s.pipeline_populations()),
                     t.population,
                 )
             )
-        if not s.start_year <= t.deadline <= s.end_year:
+        # A flow (the intake, a funnel stage) happens in a step: it has no start-year value.
+        flow = t.population == "intake" or t.population in FUNNEL_POPULATIONS
+        first = s.start_year + 1 if flow else s.start_year
+        if not first <= t.deadline <= s.end_year:
             out.append(
                 Issue(
                     f"targets[{i}].deadline",
-                    f"must lie within the horizon {s.start_year}-{s.end_year}",
+                    f"must lie within {first}-{s.end_year}"
+                    + (
+                        f" ({t.population!r} is a flow: its first year is the first step)"
+                        if flow
+                        else " (the horizon)"
+                    ),
                     t.deadline,
                 )
             )

@@ -227,11 +227,13 @@ def policy_block(draw, i: int, parameter: str, ctx: dict[str, Any]) -> dict[str,
 def target_block(draw, i: int, populations: list[str], start: int, end: int, prov):
     """A target on the women's share of one population, any comparator."""
     comparator = draw(st.sampled_from(["at_least", "at_most", "between"]))
+    population = draw(st.sampled_from(populations))
+    first = start + 1 if population == "intake" else start  # a flow has no start-year value
     block: dict[str, Any] = {
         "id": f"tgt{i}",
-        "population": draw(st.sampled_from(populations)),
+        "population": population,
         "comparator": comparator,
-        "deadline": draw(st.integers(start, end)),
+        "deadline": draw(st.integers(first, end)),
         **prov(draw),
     }
     if comparator == "between":

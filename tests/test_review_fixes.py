@@ -1,0 +1,128 @@
+"""Regression tests for defects found in review (each failed before its fix).
+
+* The posterior cache hits: compiling a calibrated scenario's draws twice gives the same list
+  (the cache key was overwritten by a loop variable, so every run recompiled 400 draws).
+* Extending a horizon (steady state, years to target) extends a deployment pool's per-year
+  arrays only, never its grade mask — also when the number of grades equals the number of
+  year-ends (the mask used to be taken for a per-year array).
+* Years to target on a funnel population (a flow, NaN at the start year) is a number.
+* A target on a flow population (intake, a funnel stage) at the start year is refused with
+  its field: such a population has no start-year value, so it could never be met.
+* A posterior column on a funnel or deployment policy is refused: the engines take those
+  from the point estimate in every replication.
+
+Not statistical.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator import compile_scenario, load_scenario, parse_scenario
+from simulator.analytics import _extend, _frozen, years_to_target
+from simulator.errors import ScenarioError
+from simulator.posterior import compile_draws
+from simulator.scenario import Target
+
+ROOT = Path(__file__).resolve().parents[1]
+REFORM = ROOT / "scenarios" / "dk_defence_reform.toml"
+
+
+def _reform_data() -> dict:
+    return tomllib.loads(REFORM.read_text(encoding="utf-8"))
+
+
+def test_posterior_draws_are_compiled_once_per_scenario():
+    scenario = load_scenario(ROOT / "scenarios" / "dk_police_calibrated.toml")
+    assert compile_draws(scenario) is compile_draws(scenario)
+
+
+def test_extending_the_horizon_keeps_a_deployment_pools_grade_mask():
+    data = _reform_data()
+    n_grades = len(data["grades"])
+    data["end_year"] = data["start_year"] + n_grades - 1  # year-ends 0 … Y: as many as grades
+    for key in ("targets", "policies"):
+        data[key] = [x for x in data.get(key, []) if x.get("deadline", 0) <= data["end_year"]]
+        data[key] = [x for x in data[key] if x.get("from_year", 0) <= data["end_year"]]
+    c = compile_scenario(parse_scenario(data))
+    assert len(c.deployments[0].grades) == c.n_years + 1  # the case that used to break
+    mask = c.deployments[0].grades.copy()
+    for extended in (_frozen(c, 12), _extend(c, 15)):
+        pool = extended.deployments[0]
+        assert np.array_equal(pool.grades, mask)
+        assert len(pool.demand) == extended.n_years + 1
+    target = Target.model_validate(
+        {"id": "d", "population": "deployed", "comparator": "at_least", "value": 0.5,
+         "deadline": data["end_year"], "assumption": "test"}
+    )  # fmt: skip
+    years_to_target(c, target, horizon=40)  # ran into an IndexError before
+
+
+def test_years_to_target_of_a_funnel_population_is_a_number():
+    c = compile_scenario(load_scenario(REFORM))
+    target = Target.model_validate(
+        {"id": "c", "population": "conscripts", "comparator": "at_least", "value": 0.0,
+         "deadline": c.start_year + 1, "assumption": "test"}
+    )  # fmt: skip
+    out = years_to_target(c, target)
+    assert out == {"first_year": c.start_year + 1, "years": 1.0}
+
+
+@pytest.mark.parametrize("population", ["intake", "conscripts", "contract_signers"])
+def test_a_flow_target_at_the_start_year_is_refused_with_its_field(population):
+    data = _reform_data()
+    data["targets"].append(
+        {
+            "id": "flow-at-start",
+            "population": population,
+            "comparator": "at_least",
+            "value": 0.3,
+            "deadline": data["start_year"],
+            "assumption": "test",
+        }
+    )
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(data)
+    i = len(data["targets"]) - 1
+    (issue,) = [x for x in exc.value.issues if x.path == f"targets[{i}].deadline"]
+    assert f"{data['start_year'] + 1}-{data['end_year']}" in issue.message
+    assert "flow" in issue.message
+    assert issue.value == data["start_year"]
+    data["targets"][-1]["deadline"] = data["start_year"] + 1  # the first step is allowed
+    parse_scenario(data)
+
+
+def test_a_posterior_on_a_deployment_policy_is_refused():
+    data = _reform_data()
+    data["policies"].append(
+        {
+            "id": "deploy-floor",
+            "parameter": "deployment.women_floor",
+            "from_year": data["start_year"] + 2,
+            "set": 0.2,
+            "assumption": "test",
+        }
+    )
+    good = copy.deepcopy(data)
+    data["posterior"] = {
+        "method": "test",
+        "parameters": ["policies[id=deploy-floor].set"],
+        "draws": [[0.0], [0.9]],
+    }
+    with pytest.raises(ScenarioError) as exc:
+        compile_draws(parse_scenario(data))
+    (issue,) = exc.value.issues
+    assert issue.path == "posterior.parameters[0]"
+    assert "deployment.women_floor" in issue.message
+    # A posterior on an engine parameter of the same scenario is accepted.
+    good["posterior"] = {
+        "method": "test",
+        "parameters": ["attrition[0].men"],
+        "draws": [[0.1], [0.2]],
+    }
+    assert len(compile_draws(parse_scenario(good))) == 2
