@@ -1287,9 +1287,13 @@ def run_agents(
     chosen: list[int] = []
     reps = []
     logs = []
+    block_index: dict[int, np.ndarray] = {}  # posterior indices of a block, drawn once
     for r in range(first_replication, first_replication + replications):
         if draws:
-            i = int(posterior_index(seed, r // BLOCK_SIZE, len(draws))[r % BLOCK_SIZE])
+            block = r // BLOCK_SIZE
+            if block not in block_index:
+                block_index[block] = posterior_index(seed, block, len(draws))
+            i = int(block_index[block][r % BLOCK_SIZE])
             chosen.append(i)
             if i not in plans:
                 plans[i] = _Plan(draws[i], options, career_log)
