@@ -18,7 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-from simulator.cli_common import EXIT_INTERNAL, EXIT_OK, add_reps_seed, standalone_main
+from simulator.cli_common import EXIT_OK, add_reps_seed, check_output_file, standalone_main
+from simulator.errors import Issue, ScenarioError
 
 COMMANDS = ("report",)
 
@@ -51,6 +52,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from app.report import build_report
     from simulator import load_scenario
 
+    check_output_file("--out", Path(args.out), [Path(args.file)])
     scenario = load_scenario(args.file)
     reps = args.reps if args.reps is not None else scenario.simulation.replications
     seed = args.seed if args.seed is not None else scenario.simulation.seed
@@ -64,8 +66,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out)
     except OSError as exc:
-        print(f"parity report: cannot write {out}: {exc.strerror}", file=sys.stderr)
-        return EXIT_INTERNAL
+        raise ScenarioError([Issue("--out", f"cannot write: {exc.strerror}", str(out))]) from None
     print(f"wrote {out} ({len(text.encode('utf-8')) // 1024} KiB; opens offline)", file=sys.stderr)
     return EXIT_OK
 

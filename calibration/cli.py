@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.cli_common import check_output_file
 from simulator.errors import ScenarioError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -100,6 +101,15 @@ def _relative(path: Path, start: Path) -> str:
         return str(path)
 
 
+def problem_inputs(problem: Any) -> list[Path]:
+    """The files a calibration reads besides the problem: its scenario and ``targets_from``."""
+    out = [problem.scenario_path]
+    targets_from = problem.spec.projection.targets_from
+    if targets_from is not None and problem.path is not None:
+        out.append((problem.path.parent / targets_from).resolve())
+    return out
+
+
 def _default_out(problem: Any) -> Path:
     spec_out = problem.spec.projection.out
     if spec_out is not None and problem.path is not None:
@@ -116,6 +126,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     problem = load_problem(args.problem)
     out = args.out or _default_out(problem)
+    chart = args.chart or out.with_suffix(".fit.svg")
+    inputs = [Path(args.problem), *problem_inputs(problem)]
+    for option, path in (("--out", out), ("--chart", chart), ("--table", args.table)):
+        check_output_file(option, path, inputs)  # before the fit: nothing is lost
     fit = fit_problem_with_progress(problem)
     problem_ref = _relative(args.problem, out.parent)
     data = calibrated_scenario_data(fit, problem_ref=problem_ref)
@@ -125,7 +139,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _check_with_engine(data)
     header = _header(fit, args)
     write_scenario(data, out, header)
-    chart = args.chart or out.with_suffix(".fit.svg")
     write_fit_svg(fit, chart)
     result = fit.to_dict() | {"scenario_file": str(out), "chart_file": str(chart)}
     if args.table is not None:
@@ -148,6 +161,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from calibration.problem import load_problem
 
     problem = load_problem(args.problem)
+    inputs = [Path(args.problem), *problem_inputs(problem)]
+    for option, path in (("--out", args.out), ("--chart", args.chart)):
+        check_output_file(option, path, inputs)  # before the fit: nothing is lost
     fit = backtest_with_progress(problem, args.cutoff)
     result = backtest_summary(fit, args.cutoff)
     if args.chart is not None:

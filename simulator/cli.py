@@ -40,6 +40,8 @@ from simulator.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     add_reps_seed,
+    check_output_dir,
+    check_output_file,
     guarded,
 )
 from simulator.errors import Issue, ScenarioError
@@ -189,6 +191,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ScenarioError(
                 [Issue("--career-log", "the file must end in .csv or .parquet", args.career_log)]
             )
+    check_output_dir("--out", args.out)
+    check_output_file("--career-log", args.career_log, [args.file])
     s = load_scenario(args.file)
     reps = args.reps if args.reps is not None else s.simulation.replications
     started = datetime.now(UTC)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from simulator.errors import ScenarioError
+from simulator.errors import Issue, ScenarioError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -52,6 +53,45 @@ def add_reps_seed(
     hi = MAX_REPLICATIONS if max_reps is None else max_reps
     p.add_argument("--reps", type=int_arg("--reps", 1, hi), default=None, help=reps_help)
     p.add_argument("--seed", type=int_arg("--seed", 0, SEED_MAX), default=None, help=seed_help)
+
+
+def _blocking_ancestor(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` that is not a directory, if any."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def check_output_file(option: str, path: Path | None, inputs: Sequence[Path] = ()) -> None:
+    """Refuse, before any work, an output file that could not be written or that is an input.
+
+    Raises :class:`ScenarioError` naming the option and the path when the path is a
+    directory, lies under an existing file, or is one of ``inputs`` (writing it would destroy
+    the file the command reads).
+    """
+    if path is None:
+        return
+    issues = []
+    if path.is_dir():
+        issues.append(Issue(option, "is a directory; give a file name", str(path)))
+    elif (blocker := _blocking_ancestor(path)) is not None:
+        issues.append(Issue(option, f"{blocker} is a file, not a directory", str(path)))
+    elif any(path.exists() and src.exists() and path.samefile(src) for src in inputs):
+        msg = "is an input of this command: writing it would destroy that file"
+        issues.append(Issue(option, msg, str(path)))
+    if issues:
+        raise ScenarioError(issues)
+
+
+def check_output_dir(option: str, path: Path | None) -> None:
+    """Refuse, before any work, an output directory that is a file or lies under one."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise ScenarioError([Issue(option, "is a file; give a directory", str(path))])
+    if (blocker := _blocking_ancestor(path)) is not None:
+        raise ScenarioError([Issue(option, f"{blocker} is a file, not a directory", str(path))])
 
 
 def guarded(run: Callable[[], int | None]) -> int:

@@ -615,6 +615,12 @@ def solve(
         raise _err(
             "horizon", "the steady state has no intake population; use the deadline", horizon
         )
+    if tol is not None and not 0.0 < float(tol) < (lv.hi - lv.lo) / 2:
+        raise _err(
+            "tol",
+            f"must be above 0 and below half the lever's range ({(lv.hi - lv.lo) / 2:g})",
+            tol,
+        )
     ev = _Evaluator(scenario, target, lv)
     if probability is None:
         return _solve_expected(ev, tol, horizon)

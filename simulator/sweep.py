@@ -256,7 +256,7 @@ def _dask_executor(n: int, scheduler: str | None) -> Iterator[tuple[Executor, in
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # unreachable, or not an address (ValueError)
             raise ScenarioError(
                 [Issue("--scheduler", f"cannot connect to the Dask scheduler: {exc}", scheduler)]
             ) from None

@@ -29,6 +29,8 @@ from simulator.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    check_output_dir,
+    check_output_file,
     int_arg,
     standalone_main,
 )
@@ -126,6 +128,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from simulator.sweep import run_sweep
     from simulator.sweep_spec import load_sweep
 
+    check_output_dir("--out", args.out)
     sweep = load_sweep(args.file)
     n_tasks = len(sweep.points) * sweep.chunks_per_point
     print(
@@ -238,6 +241,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.sensitivity import analyse, format_report
     from simulator.sweep_spec import load_sweep
 
+    check_output_file("--out", args.out, [args.file])
     sweep = load_sweep(args.file)
     report = analyse(
         sweep,
