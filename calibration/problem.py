@@ -85,7 +85,7 @@ from pydantic import (
 )
 
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
-from simulator.paths import Step, parse_path, resolve_slot
+from simulator.paths import Step, parse_path, resolve_slot, set_path
 from simulator.scenario import (
     MAX_FILE_BYTES,
     MAX_POSTERIOR_DRAWS,
@@ -174,6 +174,15 @@ class Parameter(_Strict):
     def _checks(self) -> Parameter:
         if not self.low < self.high:
             raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        pr = self.prior
+        if pr.distribution == "normal" and not (
+            self.low - 3 * pr.sd <= pr.mean <= self.high + 3 * pr.sd
+        ):
+            # Truncated to [low, high], such a prior is all at one bound: almost surely a typo.
+            raise ValueError(
+                f"the normal prior's mean {pr.mean:g} lies more than 3 sd ({pr.sd:g}) outside "
+                f"[{self.low:g}, {self.high:g}]: truncated to the bounds it would sit at one bound"
+            )
         if self.relative_to is not None and len(self.relative_to) != len(self.paths):
             raise ValueError(
                 f"relative_to needs one path per entry of paths ({len(self.paths)}), "
@@ -624,6 +633,25 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
                         text,
                     )
                 )
+            elif (
+                isinstance(container, dict)
+                and slot not in container
+                and not is_channel_path(parse_path(text))
+            ):
+                # A new key (a field left at its default, or a typo): try it once, so that a
+                # typo is named here rather than failing every design point.
+                trial = copy.deepcopy(base_data)
+                set_path(trial, parse_path(text), (par.low + par.high) / 2)
+                try:
+                    parse_scenario(trial, source="trial")
+                except ScenarioError as exc:
+                    issues.append(
+                        Issue(
+                            f"parameters[{i}].paths[{j}]",
+                            f"writing it makes the scenario invalid: {exc.issues[0]}",
+                            text,
+                        )
+                    )
         for j, text in enumerate(par.complement or []):
             where = f"parameters[{i}].complement[{j}]"
             key = json.dumps(parse_path(text))

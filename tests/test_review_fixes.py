@@ -10,6 +10,9 @@
   its field: such a population has no start-year value, so it could never be met.
 * A posterior column on a funnel or deployment policy is refused: the engines take those
   from the point estimate in every replication.
+* Calibration problems: a typo in a path's last step is named on its field (it used to fail
+  every design point with a generic message), and a normal prior whose mean lies far outside
+  its bounds is refused.
 
 Not statistical.
 """
@@ -126,3 +129,36 @@ def test_a_posterior_on_a_deployment_policy_is_refused():
         "draws": [[0.1], [0.2]],
     }
     assert len(compile_draws(parse_scenario(good))) == 2
+
+
+def _problem_issues(data: dict, tmp_path: Path) -> str:
+    from calibration.problem import problem_from_data
+
+    with pytest.raises(ScenarioError) as exc:
+        problem_from_data(data, tmp_path)
+    return exc.value.report()
+
+
+def test_a_typo_in_a_calibration_paths_last_step_is_named(tmp_path):
+    from tests.test_calibration_fit import tiny_problem
+
+    data = tiny_problem(tmp_path, {})
+    data["parameters"][1]["paths"] = ["attrition[grade=g0].womenn"]
+    report = _problem_issues(data, tmp_path)
+    assert "parameters[1].paths[0]" in report
+    assert "womenn" in report
+    assert "unknown field" in report
+
+
+def test_a_normal_prior_far_outside_its_bounds_is_refused(tmp_path):
+    from tests.test_calibration_fit import tiny_problem
+
+    data = tiny_problem(tmp_path, {})
+    data["parameters"][0]["prior"] = {"distribution": "normal", "mean": 5.0, "sd": 0.02}
+    report = _problem_issues(data, tmp_path)
+    assert "parameters[0]" in report
+    assert "mean 5" in report
+    data["parameters"][0]["prior"] = {"distribution": "normal", "mean": 0.55, "sd": 0.05}
+    from calibration.problem import problem_from_data
+
+    problem_from_data(data, tmp_path)  # within 3 sd of the bounds: allowed
