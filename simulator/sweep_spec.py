@@ -37,9 +37,12 @@ scenario (``women_floor`` left at its default); everything before it must exist.
 time-series field to a number makes it constant over the horizon.
 
 Validation reports every problem as ``path: message (got value)`` (``grid[1].values[2]: ...``)
-through :class:`~simulator.errors.ScenarioError`; each point's scenario is then validated by
-:func:`simulator.parse_scenario` when the sweep runs, and a point whose values make an invalid
-scenario is reported by its parameter values while the others proceed.
+through :class:`~simulator.errors.ScenarioError`. Before any point runs, each value is written
+alone into the base scenario: a value its field refuses (unknown field, wrong type, out of
+range) is reported on ``grid[i].values[j]`` (or ``grid[i].path`` when every value fails the same
+way). Each point's scenario is then validated by :func:`simulator.parse_scenario` when the
+sweep runs, and a point whose values make an invalid scenario only in combination is reported
+by its parameter values while the others proceed.
 """
 
 from __future__ import annotations
@@ -366,6 +369,53 @@ class Sweep:
                 yield point, chunk
 
 
+def _check_values(spec: Any, base_data: dict[str, Any]) -> list[Issue]:
+    """Each grid value (and each sample bound) written alone into the base scenario: a value
+    that the field itself refuses (unknown field, wrong type, out of range) is reported once
+    here, on its own path, rather than failing every point that uses it.
+
+    Problems that only arise in combination with other levers are left to the points.
+    """
+    cases: list[tuple[str, str, Any]] = [
+        (f"grid[{i}].values[{j}]", g.path, v)
+        for i, g in enumerate(spec.grid)
+        for j, v in enumerate(g.values)
+    ]
+    if spec.sample is not None:
+        for i, sp in enumerate(spec.sample.parameters):
+            cases += [
+                (f"sample.parameters[{i}].{b}", sp.path, getattr(sp, b)) for b in ("low", "high")
+            ]
+    issues: list[Issue] = []
+    by_entry: dict[str, list[tuple[str, str, Any]]] = {}
+    for where, ptext, value in cases:
+        steps = parse_path(ptext)
+        field = str(steps[-1])
+        trial = copy.deepcopy(base_data)
+        try:
+            set_path(trial, steps, value)
+            parse_scenario(trial, source="trial")
+            continue
+        except ScenarioError as exc:
+            own = [x for x in exc.issues if x.path.split(".")[-1].split("[")[0] == field]
+            if not own:
+                continue  # not the field's own problem
+            message = own[0].message
+        except ValueError as exc:
+            message = str(exc)
+        entry = where.rsplit(".", 1)[0]
+        by_entry.setdefault(entry, []).append((where, message, value))
+    for entry, failures in by_entry.items():
+        messages = {m for _, m, _ in failures}
+        n_values = sum(1 for where, _, _ in cases if where.rsplit(".", 1)[0] == entry)
+        if len(failures) == n_values and len(messages) == 1 and n_values > 1:
+            ptext = next(p for where, p, _ in cases if where.rsplit(".", 1)[0] == entry)
+            issues.append(Issue(f"{entry}.path", f"every value fails: {messages.pop()}", ptext))
+        else:
+            issues += [Issue(where, f"invalid here: {m}", v) for where, m, v in failures]
+    return issues
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and its base scenario.
 
@@ -524,6 +574,9 @@ def sweep_from_data(
                 )
             )
 
+    issues = _check_values(spec, base_data)
+    if issues:
+        raise ScenarioError(issues, source)
     points = _points(spec, levers)
     sweep = Sweep(
         spec=spec,

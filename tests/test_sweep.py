@@ -379,10 +379,23 @@ def test_tables_are_tidy_without_duplicates(reference):
 # --------------------------------------------------------------------------------------------
 # Failing points
 # --------------------------------------------------------------------------------------------
-def test_failing_points_are_reported_by_name_and_others_kept(tmp_path, capsys):
-    # floor 1.5 is invalid at validation; attrition 0.95 + promotion 0.1 > 1 in g0 fails in the task
-    # (at compile time), so both failure paths are exercised.
+def test_a_value_the_field_refuses_is_reported_before_any_point_runs(tmp_path, capsys):
+    # floor 1.5 is not a share: refused once, on its grid value, and nothing is written.
+    from simulator.cli import main
+
     sweep_file = write_sweep(tmp_path, reps=100, floor="[0.0, 1.5]")
+    argv = ["sweep", str(sweep_file), "--out", str(tmp_path / "out"), "--executor", "serial"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "grid[1].values[1]: invalid here:" in err
+    assert "(got 1.5)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_failing_points_are_reported_by_name_and_others_kept(tmp_path, capsys):
+    # attrition 0.95 + promotion 0.1 > 1 in g0 is valid for each lever alone and fails only in
+    # combination, in the task (at compile time): those points fail, the others are kept.
+    sweep_file = write_sweep(tmp_path, reps=100, floor="[0.0, 0.5]")
     text = sweep_file.read_text() + (
         '\n[[grid]]\npath = "attrition[grade=g0].women"\nname = "attr"\nvalues = [0.1, 0.95]\n'
     )
@@ -395,18 +408,17 @@ def test_failing_points_are_reported_by_name_and_others_kept(tmp_path, capsys):
     status = dispatch(args)
     assert status == 2  # every failure is an invalid scenario
     err = capsys.readouterr().err
-    assert "failed: point 2 (intake=0.3, floor=1.5, attr=0.1): promotions[1].women_floor" in err
     assert "failed: point 1 (intake=0.3, floor=0, attr=0.95): promotions[0].probability" in err
     assert "attrition + promotion must be ≤ 1" in err  # the compile-time error, from the task
     summary = pd.read_parquet(tmp_path / "out" / "summary.parquet")
     ok = summary[summary["status"] == "ok"]
-    assert list(ok["point"]) == [0, 4]  # floor 0.0 and attrition 0.1
+    assert list(ok["point"]) == [0, 2, 4, 6]  # attrition 0.1
     assert ok["top.probability"].notna().all()
     failed = summary[summary["status"] == "failed"]
     assert failed["error"].str.len().gt(0).all()
     assert failed["top.probability"].isna().all()
     failures = json.loads((tmp_path / "out" / "failures.json").read_text())
-    assert [f["point"] for f in failures] == [1, 2, 3, 5, 6, 7]
+    assert [f["point"] for f in failures] == [1, 3, 5, 7]
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "failed"
 
 
