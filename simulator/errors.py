@@ -188,5 +188,11 @@ def issues_from_pydantic(exc: Any, root_model: type) -> list[Issue]:
         elif kind == "missing":
             issues.append(Issue(path, "required field is missing"))
         else:
-            issues.append(Issue(path, msg, err.get("input", None)))
+            value = err.get("input", None)
+            if kind == "value_error" and isinstance(value, dict | list):
+                # A check on a whole table (a model validator): its message names the values
+                # it is about; repeating the table would only bury them.
+                issues.append(Issue(path, msg))
+            else:
+                issues.append(Issue(path, msg, value))
     return issues

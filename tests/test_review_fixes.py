@@ -162,3 +162,14 @@ def test_a_normal_prior_far_outside_its_bounds_is_refused(tmp_path):
     from calibration.problem import problem_from_data
 
     problem_from_data(data, tmp_path)  # within 3 sd of the bounds: allowed
+
+
+def test_a_check_on_a_whole_table_does_not_repeat_the_table(tmp_path):
+    from tests.test_calibration_fit import tiny_problem
+
+    data = tiny_problem(tmp_path, {})
+    data["observations"][0]["value"] = 29.2  # a percentage where a share is wanted
+    report = _problem_issues(data, tmp_path)
+    line = next(x for x in report.splitlines() if "observations[0]" in x)
+    assert line.strip().endswith("(got 29.2)")
+    assert "{" not in line
