@@ -170,27 +170,25 @@ class Result:
         Columns: population, year, quantile, share, women, total (and ``mean`` rows as
         quantile = NaN with statistic 'mean').
         """
+        names = [f"q{q:g}" for q in quantiles] + ["mean"]
+        years = np.tile(self.years, len(names))
+        statistic = np.repeat(names, len(self.years))
         rows = []
         for pop in self.population_names:
             w, m = self.counts(pop)
             share = self.share(pop)
-            total = w + m
-            for stat_name, fn in (
-                *[(f"q{q:g}", lambda a, q=q: _nanquantile(a, q)) for q in quantiles],
-                ("mean", lambda a: _nanmean(a)),
-            ):
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "population": pop,
-                            "year": self.years,
-                            "statistic": stat_name,
-                            "share": fn(share),
-                            "women": fn(w),
-                            "total": fn(total),
-                        }
-                    )
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "population": pop,
+                        "year": years,
+                        "statistic": statistic,
+                        "share": _statistics(share, quantiles).reshape(-1),
+                        "women": _statistics(w, quantiles).reshape(-1),
+                        "total": _statistics(w + m, quantiles).reshape(-1),
+                    }
                 )
+            )
         frame = pd.concat(rows, ignore_index=True)
         frame.insert(0, "engine", self.engine)
         return frame
@@ -230,11 +228,27 @@ class Result:
         return frame
 
 
-def _nanquantile(a: np.ndarray, q: float) -> np.ndarray:
-    out = np.full(a.shape[1], np.nan)
-    ok = ~np.all(np.isnan(a), axis=0)
-    if ok.any():
-        out[ok] = np.nanquantile(a[:, ok], q, axis=0)
+def _statistics(a: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+    """``[len(quantiles) + 1, Y]``: the quantiles over replications (rows of ``a``, ``[R, Y]``)
+    of each year, NaNs ignored, then the mean; NaN for a year with no value.
+
+    The same numbers as ``np.nanquantile(a[:, j], q)`` year by year, computed at once: years
+    without a NaN go through ``np.quantile`` (vectorised; ``nanquantile`` loops over columns
+    in Python), the others through ``np.nanquantile``.
+    """
+    out = np.full((len(quantiles) + 1, a.shape[1]), np.nan)
+    if a.dtype.kind == "f":
+        nan = np.isnan(a)
+        some_nan = nan.any(axis=0)
+        clean, partial = ~some_nan, some_nan & ~nan.all(axis=0)
+    else:
+        clean, partial = np.ones(a.shape[1], bool), np.zeros(a.shape[1], bool)
+    qs = list(quantiles)
+    if clean.any():
+        out[:-1, clean] = np.quantile(a[:, clean], qs, axis=0)
+    if partial.any():
+        out[:-1, partial] = np.nanquantile(a[:, partial], qs, axis=0)
+    out[-1] = _nanmean(a)
     return out
 
 
