@@ -450,3 +450,16 @@ def test_preload_imports_scipy_once_per_process(monkeypatch):
     state.preload_after_first_page()
     state.preload_after_first_page()
     assert started == ["parity-preload"]
+
+
+def test_skipping_the_component_scan_loses_nothing(monkeypatch):
+    """app/serve.py makes Streamlit's components-v2 manifest scan return nothing: the real scan
+    finds no custom component in this environment, and after the skip it finds none either."""
+    from streamlit.components.v2 import manifest_scanner
+
+    from app import serve
+
+    assert manifest_scanner.scan_component_manifests() == []  # the real scan: nothing to lose
+    monkeypatch.setattr(manifest_scanner, "scan_component_manifests", lambda *a, **k: ["x"])
+    assert serve.skip_component_scan() is True
+    assert manifest_scanner.scan_component_manifests() == []
