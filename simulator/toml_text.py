@@ -1,8 +1,8 @@
 """TOML text to data: rtoml (a Rust parser) when it parses the text, else ``tomllib``.
 
 rtoml parses the shipped calibrated scenarios (posterior draws: up to 380 KB of arrays) 10-13
-times faster than the standard library's pure-Python ``tomllib`` (12 ms against 180 ms for the
-whole scenario folder), which the app's first page and every CLI command pay. Both are TOML 1.0
+times faster than the standard library's pure-Python ``tomllib`` (16 ms against 156 ms for the
+whole scenario folder, best of 5), which the app's first page and every CLI command pay. Both are TOML 1.0
 parsers that build plain data (dicts, lists, str, int, float, bool, dates) and never run
 anything. Text that rtoml refuses - invalid TOML, or nesting deeper than its recursion limit -
 is parsed again by ``tomllib``, so the errors users see are ``tomllib``'s
