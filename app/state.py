@@ -213,29 +213,40 @@ def warm_up() -> tuple[str, int, int] | None:
 
 
 _PRELOAD = threading.Lock()
+_PRELOAD_NOW = threading.Event()
 _preloaded = False
+_preload_thread: threading.Thread | None = None
+#: Seconds after the end of a session's first page run before SciPy is imported: the browser
+#: is drawing that page meanwhile (measured 0.3-1.0 s after the script ends), and the import
+#: would compete with serving its front-end code.
+PRELOAD_DELAY_S = 2.0
 
 
-def preload_after_first_page() -> None:
+def preload_scipy(delay: float = 0.0) -> None:
     """Import, in a background thread, what a first lever change needs and a first page does
     not: SciPy, which the engines import when they first draw or average a weighted selection
     (odds != 1) - about a second, which would otherwise fall on a visitor's first lever change.
 
-    Called at the end of a page run after the session's first, so that the import competes
-    neither with the first page's script nor with the browser drawing it (in the warm-up
-    thread it delayed the first page). Once per process.
+    Explore calls it at the end of a session's first run with ``delay`` =
+    :data:`PRELOAD_DELAY_S` (the import then waits until the page has been drawn), and with no
+    delay from the second run on (a click: the import starts at once, or the pending one stops
+    waiting). Once per process; in the warm-up thread the import delayed the first page.
     """
-    global _preloaded
+    global _preloaded, _preload_thread
+    if delay <= 0:
+        _PRELOAD_NOW.set()
     with _PRELOAD:
         if _preloaded:
             return
         _preloaded = True
 
     def work() -> None:
+        _PRELOAD_NOW.wait(timeout=delay)  # returns at once when a run asked for it now
         import scipy.optimize
         import scipy.stats  # noqa: F401
 
-    threading.Thread(target=work, name="parity-preload", daemon=True).start()
+    _preload_thread = threading.Thread(target=work, name="parity-preload", daemon=True)
+    _preload_thread.start()
 
 
 # ---------------------------------------------------------------------------------------------

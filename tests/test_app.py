@@ -420,20 +420,24 @@ def test_every_shipped_scenarios_download_can_be_uploaded_back():
         assert text is not None
 
 
-def test_scipy_preload_starts_on_the_sessions_second_run_not_the_first(scenario_dir, monkeypatch):
-    """The first page is not slowed by the preload; the first click starts it (once)."""
+def test_scipy_preload_waits_after_the_first_run_and_not_after_the_second(
+    scenario_dir, monkeypatch
+):
+    """The first page is not slowed by the preload (it waits PRELOAD_DELAY_S); a click starts
+    it at once."""
     from app import state
 
     calls = []
-    monkeypatch.setattr(state, "preload_after_first_page", lambda: calls.append(1))
+    monkeypatch.setattr(state, "preload_scipy", lambda delay=0.0: calls.append(delay))
     at = new_app().run()
     assert_clean(at)
-    assert calls == []
+    assert calls == [state.PRELOAD_DELAY_S]
+    assert state.PRELOAD_DELAY_S > 0
     at.run()
-    assert calls == [1]
+    assert calls == [state.PRELOAD_DELAY_S, 0.0]
 
 
-def test_preload_imports_scipy_once_per_process(monkeypatch):
+def test_preload_imports_scipy_once_per_process_and_a_click_cuts_the_wait(monkeypatch):
     import threading
 
     from app import state
@@ -446,9 +450,15 @@ def test_preload_imports_scipy_once_per_process(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(state, "_preloaded", False)
+    monkeypatch.setattr(state, "_PRELOAD_NOW", threading.Event())
     monkeypatch.setattr(state.threading, "Thread", spy)
-    state.preload_after_first_page()
-    state.preload_after_first_page()
+    state.preload_scipy(delay=600.0)
+    thread = state._preload_thread
+    thread.join(timeout=0.2)
+    assert thread.is_alive()  # waiting out its delay
+    state.preload_scipy(0.0)  # a click: no second thread, and the first stops waiting
+    thread.join(timeout=60)
+    assert not thread.is_alive()
     assert started == ["parity-preload"]
 
 

@@ -736,10 +736,9 @@ def explore() -> None:
     charts(run_scenario, result, (run_json, reps, seed))
     downloads(view, run_scenario, result)
     assumptions(scenario)
-    # SciPy for the first lever change: from the session's second run on (the first click),
-    # so that the import competes neither with the first page's script nor with its drawing.
-    if st.session_state.get(K_RAN_ONCE):
-        state.preload_after_first_page()
+    # SciPy for the first lever change: imported once the first page has been drawn, or at
+    # once on the session's second run (a click), whichever comes first (state.preload_scipy).
+    state.preload_scipy(0.0 if st.session_state.get(K_RAN_ONCE) else state.PRELOAD_DELAY_S)
     st.session_state[K_RAN_ONCE] = True
 
 
