@@ -5,7 +5,13 @@ headless-Chromium context (empty browser cache), both from the system Chromium
 (``/usr/bin/chromium``; never ``playwright install``). The browser is launched once, before
 the first server, so its own start-up is not counted (a user's browser is already open).
 
-Times are seconds from ``Popen`` of the server:
+Times are seconds from ``Popen`` of the server. They are taken **in the page**: a script added
+to every browser context (:data:`PAGE_CLOCK_JS`) watches the page's DOM and records
+``performance.now()`` the moment each condition below first holds, converted to the same clock
+as ``Popen`` through ``performance.timeOrigin``. Playwright's waits only decide when to read
+them: its ``expect`` re-checks a condition after 100, 250, 500 and then every 1,000 ms, so a
+time read off ``expect`` alone lags the page by up to a second (such times, which earlier
+versions of this script reported, are kept in ``--json`` as ``*_poll``).
 
 * ``health``    ``GET /_stcore/health`` first answers ``ok`` (polled every 20 ms); the page is
                 requested at that moment;
@@ -19,10 +25,10 @@ Then, on the same (warm) server:
 
 * ``new_tab``   a second fresh context opening the same URL, to ready;
 * ``lever``     on ``dk_police`` at the default 500 replications: switch the vacancy-odds
-                lever on, type odds (3, then 2, ...) and press Enter; seconds from the key
-                press until the probability text has changed, no script run is in progress and
-                the fan chart has drawn again (two animation frames later). One value per
-                ``--levers``.
+                lever on, type odds (3, then 2.75, ...) and press Enter; seconds from the
+                Enter key's ``keydown`` in the page until the probability text has changed and
+                no script run is in progress, plus two animation frames (the fan chart has
+                drawn again). One value per ``--levers``.
 
 Usage (from the repository root)::
 
@@ -33,7 +39,9 @@ Usage (from the repository root)::
     .venv/bin/python scripts/measure_app.py --runs 3 --json out.json
 
 ``--launcher serve`` (the default) starts ``python -m app.serve`` (what ``make run`` starts);
-``--launcher main`` starts plain ``python -m streamlit run app/main.py``, for comparison.
+``--launcher main`` starts plain ``python -m streamlit run app/main.py``, for comparison;
+``--launcher floor`` starts ``scripts/floor_app.py`` (one metric and one small chart: what any
+Streamlit page needs on this machine; no lever changes are timed on it).
 The load average is printed with every run, since the box is shared and timings are noisy.
 """
 
@@ -69,6 +77,8 @@ PERCENT = re.compile(r"^\d{1,3}\.\d %$")
 LAUNCHERS = {
     "serve": [sys.executable, "-m", "app.serve"],
     "main": [sys.executable, "-m", "streamlit", "run", "app/main.py"],
+    # Streamlit's floor: one metric and one small chart, nothing of Parity (no levers to time)
+    "floor": [sys.executable, "-m", "streamlit", "run", "scripts/floor_app.py"],
 }
 TIMEOUT_MS = 60_000
 
@@ -81,6 +91,63 @@ CHART_DRAWN_JS = """
   return !!s;
 }
 """
+# Records, in page time (performance.now(), ms), when each condition first holds; see the
+# module docstring. `window.__parityClock.lever` is re-armed by each Enter keydown.
+PAGE_CLOCK_JS = r"""
+(() => {
+  const clock = { lever: null, levers: [] };
+  window.__parityClock = clock;
+  const PERCENT = /^\d{1,3}\.\d %$/;
+  const probability = () => {
+    for (const m of document.querySelectorAll('[data-testid=stMetric]')) {
+      if (m.textContent.includes('Probability met')) {
+        const v = m.querySelector('[data-testid=stMetricValue]');
+        return v ? v.textContent.trim() : null;
+      }
+    }
+    return null;
+  };
+  const drawn = () => {
+    const el = document.querySelector('[data-testid=stVegaLiteChart]');
+    return !!el && (CHART_DRAWN)(el);
+  };
+  const check = () => {
+    const t = performance.now();
+    const app = document.querySelector('[data-testid=stApp]');
+    if (clock.connected == null && app &&
+        app.getAttribute('data-test-connection-state') === 'CONNECTED') clock.connected = t;
+    const p = probability();
+    if (clock.metric == null && p && PERCENT.test(p)) clock.metric = t;
+    if (clock.metric != null && clock.ready == null && drawn()) clock.ready = t;
+    const lv = clock.lever;
+    if (lv && lv.done == null && lv.waiting !== true && p !== lv.before && app &&
+        app.getAttribute('data-test-script-state') === 'notRunning') {
+      lv.waiting = true;
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        lv.done = performance.now();
+        clock.levers.push(lv.done - lv.enter);
+      }));
+    }
+  };
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') clock.lever = { enter: performance.now(), before: probability() };
+  }, true);
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true, characterData: true });
+})();
+""".replace("CHART_DRAWN", CHART_DRAWN_JS.strip())
+
+
+def page_times(page: Any, t0_wall: float) -> dict[str, float]:
+    """The page clock's times as seconds since ``t0_wall`` (``time.time()`` at Popen)."""
+    got = page.evaluate(
+        "() => { const c = window.__parityClock || {}; const o = performance.timeOrigin;"
+        " const out = {}; for (const k of ['connected', 'metric', 'ready'])"
+        " if (c[k] != null) out[k] = (o + c[k]) / 1000; return out; }"
+    )
+    return {k: v - t0_wall for k, v in got.items()}
+
+
 TWO_FRAMES_JS = (
     "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 )
@@ -98,15 +165,23 @@ def probability(page: Any) -> Any:
     return metric.get_by_test_id("stMetricValue")
 
 
-def wait_ready(page: Any, t0: float, out: dict[str, float], prefix: str = "") -> None:
-    """Fill ``out`` with connected / metric / ready times (seconds since ``t0``)."""
+def new_context(browser: Any) -> Any:
+    """A fresh browser context (empty cache) with the page clock installed."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(PAGE_CLOCK_JS)
+    return context
+
+
+def wait_ready(page: Any, t0: float, t0_wall: float, out: dict[str, float]) -> None:
+    """Wait for the first page; fill ``out`` with the page clock's connected / metric / ready
+    times and, as ``*_poll``, the times Playwright's waits returned (seconds since start)."""
     from playwright.sync_api import expect
 
     app = page.get_by_test_id("stApp")
     expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=TIMEOUT_MS)
-    out[prefix + "connected"] = time.monotonic() - t0
+    out["connected_poll"] = time.monotonic() - t0
     expect(probability(page)).to_have_text(PERCENT, timeout=TIMEOUT_MS)
-    out[prefix + "metric"] = time.monotonic() - t0
+    out["metric_poll"] = time.monotonic() - t0
     chart = page.get_by_test_id("stVegaLiteChart").first
     chart.wait_for(state="visible", timeout=TIMEOUT_MS)
     page.wait_for_function(
@@ -115,7 +190,11 @@ def wait_ready(page: Any, t0: float, out: dict[str, float], prefix: str = "") ->
         timeout=TIMEOUT_MS,
         polling="raf",
     )
-    out[prefix + "ready"] = time.monotonic() - t0
+    out["ready_poll"] = time.monotonic() - t0
+    page.wait_for_function(
+        "() => window.__parityClock && window.__parityClock.ready != null", timeout=TIMEOUT_MS
+    )
+    out.update(page_times(page, t0_wall))
 
 
 def wait_idle(page: Any) -> None:
@@ -126,21 +205,22 @@ def wait_idle(page: Any) -> None:
     expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=TIMEOUT_MS)
 
 
-def measure_levers(browser: Any, url: str, n: int) -> list[float]:
-    """Seconds from Enter on a new odds value to the redrawn page (dk_police, 500 reps)."""
+def measure_levers(browser: Any, url: str, n: int) -> tuple[list[float], list[float]]:
+    """Seconds from Enter on a new odds value to the redrawn page (dk_police, 500 reps), by
+    the page clock and as Playwright's waits returned them."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=VIEWPORT)
+    context = new_context(browser)
     try:
         page = context.new_page()
         page.goto(f"{url}/?scenario=dk_police&reps=500")
-        wait_ready(page, time.monotonic(), {})
+        wait_ready(page, time.monotonic(), time.time(), {})
         wait_idle(page)
         page.get_by_text("Change women's odds in vacancy promotions").click()
         odds = page.get_by_role("spinbutton", name="Women's relative odds of selection")
         expect(odds).to_be_visible(timeout=TIMEOUT_MS)
         wait_idle(page)
-        times = []
+        times, polled = [], []
         for i in range(n):
             value = f"{3 - 0.25 * i:g}"
             before = probability(page).inner_text().strip()
@@ -150,8 +230,12 @@ def measure_levers(browser: Any, url: str, n: int) -> list[float]:
             expect(probability(page)).not_to_have_text(before, timeout=TIMEOUT_MS)
             wait_idle(page)
             page.evaluate(TWO_FRAMES_JS)
-            times.append(time.monotonic() - t)
-        return times
+            polled.append(time.monotonic() - t)
+            page.wait_for_function(
+                f"() => window.__parityClock.levers.length >= {i + 1}", timeout=TIMEOUT_MS
+            )
+            times.append(page.evaluate(f"() => window.__parityClock.levers[{i}]") / 1000)
+        return times, polled
     finally:
         context.close()
 
@@ -162,10 +246,10 @@ def one_run(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"load_before": loadavg()}
-    context = browser.new_context(viewport=VIEWPORT)
+    context = new_context(browser)
     page = context.new_page()
     with log.open("wb") as fh:
-        t0 = time.monotonic()
+        t0, t0_wall = time.monotonic(), time.time()
         proc = subprocess.Popen(  # noqa: S603 (fixed command: this interpreter, local port)
             [*cmd, *SERVER_FLAGS, f"--server.port={port}"],
             cwd=root,
@@ -183,19 +267,24 @@ def one_run(
                 time.sleep(0.02)
             out["health"] = time.monotonic() - t0
             page.goto(url, wait_until="commit")
-            wait_ready(page, t0, out)
+            wait_ready(page, t0, t0_wall, out)
             context.close()
 
-            context = browser.new_context(viewport=VIEWPORT)
+            context = new_context(browser)
             tab = context.new_page()
-            t1 = time.monotonic()
+            t1, t1_wall = time.monotonic(), time.time()
             tab.goto(url, wait_until="commit")
             tab_times: dict[str, float] = {}
-            wait_ready(tab, t1, tab_times)
+            wait_ready(tab, t1, t1_wall, tab_times)
             out["new_tab"] = tab_times["ready"]
+            out["new_tab_poll"] = tab_times["ready_poll"]
             context.close()
 
-            out["lever"] = measure_levers(browser, url, levers) if levers else []
+            out["lever"], out["lever_poll"] = (
+                measure_levers(browser, url, levers)
+                if levers and "floor_app" not in " ".join(cmd)
+                else ([], [])
+            )
         finally:
             with contextlib.suppress(Exception):
                 context.close()
@@ -205,15 +294,16 @@ def one_run(
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, str]:
-    keys = ["health", "connected", "metric", "ready", "new_tab"]
+    keys = ["health", "connected", "metric", "ready", "new_tab", "ready_poll", "new_tab_poll"]
     res = {}
     for key in keys:
         vals = [r[key] for r in runs if key in r]
         if vals:
             res[key] = f"{min(vals):.2f}-{max(vals):.2f} (median {statistics.median(vals):.2f})"
-    lev = [v for r in runs for v in r.get("lever", [])]
-    if lev:
-        res["lever"] = f"{min(lev):.2f}-{max(lev):.2f} (median {statistics.median(lev):.2f})"
+    for key in ("lever", "lever_poll"):
+        lev = [v for r in runs for v in r.get(key, [])]
+        if lev:
+            res[key] = f"{min(lev):.2f}-{max(lev):.2f} (median {statistics.median(lev):.2f})"
     return res
 
 
@@ -262,10 +352,13 @@ def main(argv: list[str] | None = None) -> int:
                     r = one_run(browser, cmd, args.levers, log, root)
                     runs[label].append(r)
                     lev = " ".join(f"{v:.2f}" for v in r["lever"])
+                    lev_poll = " ".join(f"{v:.2f}" for v in r["lever_poll"])
                     print(
                         f"{label} run {i + 1}: health {r['health']:.2f}  "
                         f"connected {r['connected']:.2f}  metric {r['metric']:.2f}  "
-                        f"ready {r['ready']:.2f}  new tab {r['new_tab']:.2f}  lever [{lev}]  "
+                        f"ready {r['ready']:.2f} (polled {r['ready_poll']:.2f})  "
+                        f"new tab {r['new_tab']:.2f} (polled {r['new_tab_poll']:.2f})  "
+                        f"lever [{lev}] (polled [{lev_poll}])  "
                         f"load {r['load_before']} -> {r['load_after']}",
                         flush=True,
                     )
