@@ -24,11 +24,12 @@ versions of this script reported, are kept in ``--json`` as ``*_poll``).
 Then, on the same (warm) server:
 
 * ``new_tab``   a second fresh context opening the same URL, to ready;
-* ``lever``     on ``dk_police`` at the default 500 replications: switch the vacancy-odds
-                lever on, type odds (3, then 2.75, ...) and press Enter; seconds from the
-                Enter key's ``keydown`` in the page until the probability text has changed and
-                no script run is in progress, plus two animation frames (the fan chart has
-                drawn again). One value per ``--levers``.
+* ``lever``     on ``dk_police`` (or ``--lever-scenario``) at the default 500 replications:
+                switch the vacancy-odds lever on, type odds (3, then 2.75, ...) and press
+                Enter; seconds from the Enter key's ``keydown`` in the page until the run's
+                caption shows the new scenario's sha256 and no script run is in progress,
+                plus two animation frames (the cards and charts have drawn again). One value
+                per ``--levers``.
 
 Usage (from the repository root)::
 
@@ -107,6 +108,12 @@ PAGE_CLOCK_JS = r"""
     }
     return null;
   };
+  const stamp = () => {
+    for (const c of document.querySelectorAll('[data-testid=stCaptionContainer]')) {
+      if (c.textContent.includes('scenario sha256')) return c.textContent.trim();
+    }
+    return null;
+  };
   const drawn = () => {
     const el = document.querySelector('[data-testid=stVegaLiteChart]');
     return !!el && (CHART_DRAWN)(el);
@@ -120,7 +127,7 @@ PAGE_CLOCK_JS = r"""
     if (clock.metric == null && p && PERCENT.test(p)) clock.metric = t;
     if (clock.metric != null && clock.ready == null && drawn()) clock.ready = t;
     const lv = clock.lever;
-    if (lv && lv.done == null && lv.waiting !== true && p !== lv.before && app &&
+    if (lv && lv.done == null && lv.waiting !== true && stamp() !== lv.before && app &&
         app.getAttribute('data-test-script-state') === 'notRunning') {
       lv.waiting = true;
       requestAnimationFrame(() => requestAnimationFrame(() => {
@@ -130,7 +137,7 @@ PAGE_CLOCK_JS = r"""
     }
   };
   document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter') clock.lever = { enter: performance.now(), before: probability() };
+    if (ev.key === 'Enter') clock.lever = { enter: performance.now(), before: stamp() };
   }, true);
   new MutationObserver(check).observe(document, {
     subtree: true, childList: true, attributes: true, characterData: true });
@@ -158,6 +165,11 @@ def loadavg() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
+
+
+def run_stamp(page: Any) -> Any:
+    """The caption naming the run (replications, seed, the scenario's sha256)."""
+    return page.get_by_test_id("stCaptionContainer").filter(has_text="scenario sha256").first
 
 
 def probability(page: Any) -> Any:
@@ -205,15 +217,17 @@ def wait_idle(page: Any) -> None:
     expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=TIMEOUT_MS)
 
 
-def measure_levers(browser: Any, url: str, n: int) -> tuple[list[float], list[float]]:
-    """Seconds from Enter on a new odds value to the redrawn page (dk_police, 500 reps), by
+def measure_levers(
+    browser: Any, url: str, n: int, scenario: str = "dk_police"
+) -> tuple[list[float], list[float]]:
+    """Seconds from Enter on a new odds value to the redrawn page (``scenario``, 500 reps), by
     the page clock and as Playwright's waits returned them."""
     from playwright.sync_api import expect
 
     context = new_context(browser)
     try:
         page = context.new_page()
-        page.goto(f"{url}/?scenario=dk_police&reps=500")
+        page.goto(f"{url}/?scenario={scenario}&reps=500")
         wait_ready(page, time.monotonic(), time.time(), {})
         wait_idle(page)
         page.get_by_text("Change women's odds in vacancy promotions").click()
@@ -223,11 +237,11 @@ def measure_levers(browser: Any, url: str, n: int) -> tuple[list[float], list[fl
         times, polled = [], []
         for i in range(n):
             value = f"{3 - 0.25 * i:g}"
-            before = probability(page).inner_text().strip()
+            before = run_stamp(page).inner_text().strip()
             odds.fill(value)
             t = time.monotonic()
             odds.press("Enter")
-            expect(probability(page)).not_to_have_text(before, timeout=TIMEOUT_MS)
+            expect(run_stamp(page)).not_to_have_text(before, timeout=TIMEOUT_MS)
             wait_idle(page)
             page.evaluate(TWO_FRAMES_JS)
             polled.append(time.monotonic() - t)
@@ -241,7 +255,12 @@ def measure_levers(browser: Any, url: str, n: int) -> tuple[list[float], list[fl
 
 
 def one_run(
-    browser: Any, cmd: list[str], levers: int, log: Path, root: Path = ROOT
+    browser: Any,
+    cmd: list[str],
+    levers: int,
+    log: Path,
+    root: Path = ROOT,
+    lever_scenario: str = "dk_police",
 ) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -281,7 +300,7 @@ def one_run(
             context.close()
 
             out["lever"], out["lever_poll"] = (
-                measure_levers(browser, url, levers)
+                measure_levers(browser, url, levers, lever_scenario)
                 if levers and "floor_app" not in " ".join(cmd)
                 else ([], [])
             )
@@ -330,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         "Give several to alternate between them run by run (same machine state).",
     )
     ap.add_argument("--levers", type=int, default=3, help="lever changes per run (0: none)")
+    ap.add_argument(
+        "--lever-scenario",
+        default="dk_police",
+        help="shipped scenario whose lever changes are timed (default dk_police; e.g. "
+        "dk_police_calibrated, where each change recompiles the posterior draws)",
+    )
     ap.add_argument("--pause", type=float, default=2.0, help="seconds between runs")
     ap.add_argument("--json", type=Path, help="also write every run as JSON here")
     args = ap.parse_args(argv)
@@ -349,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.runs):
                 for label, cmd, root in configs:
                     time.sleep(args.pause)
-                    r = one_run(browser, cmd, args.levers, log, root)
+                    r = one_run(browser, cmd, args.levers, log, root, args.lever_scenario)
                     runs[label].append(r)
                     lev = " ".join(f"{v:.2f}" for v in r["lever"])
                     lev_poll = " ".join(f"{v:.2f}" for v in r["lever_poll"])
