@@ -68,6 +68,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -83,7 +84,6 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import toml_text
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
 from simulator.paths import Step, parse_path, resolve_slot, set_path
 from simulator.scenario import (
@@ -509,11 +509,11 @@ def _read(path: Path, field: str | None = None, source: str | None = None) -> tu
         raise ScenarioError([issue], source or str(path)) from None
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else toml_text.loads(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except UnicodeDecodeError as exc:
         issue = Issue(field or "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
         raise ScenarioError([issue], source or str(path)) from None
-    except toml_text.TOMLDecodeError as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue(field or "", f"not valid TOML: {exc}")], source) from None
     except json.JSONDecodeError as exc:
         raise ScenarioError([Issue(field or "", f"not valid JSON: {exc.msg}")], source) from None

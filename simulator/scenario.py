@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -42,7 +43,6 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import toml_text
 from simulator.agents_options import AgentOptions, validate_agent_options
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
 
@@ -1338,8 +1338,8 @@ def loads_scenario(
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} characters")], source)
     try:
-        data = toml_text.loads(text) if fmt == "toml" else json.loads(text)
-    except toml_text.TOMLDecodeError as exc:
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue("", f"not valid TOML: {exc}")], source) from None
     except json.JSONDecodeError as exc:
         raise ScenarioError(

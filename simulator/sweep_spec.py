@@ -52,6 +52,7 @@ import hashlib
 import itertools
 import json
 import math
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import __version__, toml_text
+from simulator import __version__
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
 from simulator.paths import Step, parse_path, resolve_slot, set_path  # re-exported
 from simulator.rng import BLOCK_SIZE
@@ -453,8 +454,8 @@ def _decode(raw: bytes, fmt: str, source: str | None) -> Any:
             [Issue("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source
         ) from None
     try:
-        return toml_text.loads(text) if fmt == "toml" else json.loads(text)
-    except toml_text.TOMLDecodeError as exc:
+        return tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue("", f"not valid TOML: {exc}")], source) from None
     except json.JSONDecodeError as exc:
         raise ScenarioError(
