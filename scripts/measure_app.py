@@ -8,18 +8,20 @@ the first server, so its own start-up is not counted (a user's browser is alread
 Times are seconds from ``Popen`` of the server. They are taken **in the page**: a script added
 to every browser context (:data:`PAGE_CLOCK_JS`) watches the page's DOM and records
 ``performance.now()`` the moment each condition below first holds, converted to the same clock
-as ``Popen`` through ``performance.timeOrigin``. Playwright's waits only decide when to read
-them: its ``expect`` re-checks a condition after 100, 250, 500 and then every 1,000 ms, so a
-time read off ``expect`` alone lags the page by up to a second (such times, which earlier
-versions of this script reported, are kept in ``--json`` as ``*_poll``).
+as ``Popen`` through ``Date.now() - performance.now()`` read when the times are collected.
+Playwright's waits only decide when to read them: its ``expect`` re-checks a condition after
+100, 250, 500 and then every 1,000 ms, so a time read off ``expect`` alone lags the page by up
+to a second (such times, which earlier versions of this script reported, are kept in
+``--json`` as ``*_poll``).
 
 * ``health``    ``GET /_stcore/health`` first answers ``ok`` (polled every 20 ms); the page is
                 requested at that moment;
 * ``connected`` the front end has loaded and opened its websocket (``stApp`` has
                 ``data-test-connection-state="CONNECTED"``);
 * ``metric``    the first target card's "Probability met" shows a percentage;
-* ``ready``     ... and the fan chart (the first Vega-Lite chart) has drawn its marks
-                (a non-empty canvas or SVG inside it) — the "first page ready" of issue #6.
+* ``ready``     ... and the fan chart (the first Vega-Lite chart) has painted: a
+                non-transparent pixel in its canvas (checked every animation frame once the
+                canvas exists), or marks in its SVG — the "first page ready" of issue #6.
 
 Then, on the same (warm) server:
 
@@ -118,6 +120,15 @@ PAGE_CLOCK_JS = r"""
     const el = document.querySelector('[data-testid=stVegaLiteChart]');
     return !!el && (CHART_DRAWN)(el);
   };
+  const painted = (el) => {
+    const c = el.querySelector('canvas');
+    if (!c) return !!el.querySelector('svg .mark-group, svg .mark-area, svg .mark-line');
+    const ctx = c.getContext('2d');
+    if (!ctx || c.width === 0 || c.height === 0) return false;
+    const data = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4 * 7) if (data[i] !== 0) return true;
+    return false;
+  };
   const check = () => {
     const t = performance.now();
     const app = document.querySelector('[data-testid=stApp]');
@@ -125,7 +136,17 @@ PAGE_CLOCK_JS = r"""
         app.getAttribute('data-test-connection-state') === 'CONNECTED') clock.connected = t;
     const p = probability();
     if (clock.metric == null && p && PERCENT.test(p)) clock.metric = t;
-    if (clock.metric != null && clock.ready == null && drawn()) clock.ready = t;
+    if (clock.metric != null && !clock.painting && drawn()) {
+      // Vega sizes its canvas before it paints (asynchronously): from then on, look each
+      // frame for a painted (non-transparent) pixel; an SVG's marks are its paint.
+      clock.painting = true;
+      const el = document.querySelector('[data-testid=stVegaLiteChart]');
+      const poll = () => {
+        if (painted(el)) clock.ready = performance.now();
+        else requestAnimationFrame(poll);
+      };
+      poll();
+    }
     const lv = clock.lever;
     if (lv && lv.done == null && lv.waiting !== true && stamp() !== lv.before && app &&
         app.getAttribute('data-test-script-state') === 'notRunning') {
@@ -147,8 +168,9 @@ PAGE_CLOCK_JS = r"""
 
 def page_times(page: Any, t0_wall: float) -> dict[str, float]:
     """The page clock's times as seconds since ``t0_wall`` (``time.time()`` at Popen)."""
-    got = page.evaluate(
-        "() => { const c = window.__parityClock || {}; const o = performance.timeOrigin;"
+    got = page.evaluate(  # wall clock = Date.now() - performance.now() + a page time
+        "() => { const c = window.__parityClock || {};"
+        " const o = Date.now() - performance.now();"
         " const out = {}; for (const k of ['connected', 'metric', 'ready'])"
         " if (c[k] != null) out[k] = (o + c[k]) / 1000; return out; }"
     )
