@@ -189,9 +189,10 @@ def issues_from_pydantic(exc: Any, root_model: type) -> list[Issue]:
             issues.append(Issue(path, "required field is missing"))
         else:
             value = err.get("input", None)
-            if kind == "value_error" and isinstance(value, dict | list):
+            if kind == "value_error" and isinstance(value, dict):
                 # A check on a whole table (a model validator): its message names the values
-                # it is about; repeating the table would only bury them.
+                # it is about; repeating the table would only bury them. (A list is a value:
+                # it is shown.)
                 issues.append(Issue(path, msg))
             else:
                 issues.append(Issue(path, msg, value))

@@ -1053,7 +1053,9 @@ def cross_check(s: Scenario) -> list[Issue]:
                 )
             )
         # A flow (the intake, a funnel stage) happens in a step: it has no start-year value.
-        flow = t.population == "intake" or t.population in FUNNEL_POPULATIONS
+        flow = t.population == "intake" or (
+            s.conscription is not None and t.population in FUNNEL_POPULATIONS
+        )
         first = s.start_year + 1 if flow else s.start_year
         if not first <= t.deadline <= s.end_year:
             out.append(

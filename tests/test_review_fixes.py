@@ -173,3 +173,38 @@ def test_a_check_on_a_whole_table_does_not_repeat_the_table(tmp_path):
     line = next(x for x in report.splitlines() if "observations[0]" in x)
     assert line.strip().endswith("(got 29.2)")
     assert "{" not in line
+
+
+def test_a_check_on_a_list_still_shows_the_list():
+    """Only a table's own check leaves its (dict) value out; a refused list is shown."""
+    from tests.factories import ladder
+
+    data = ladder(2)
+    data["attrition"][0]["women"] = [0.1, 1.5]
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(data)
+    (issue,) = [i for i in exc.value.issues if i.path == "attrition[0].women"]
+    assert issue.value == [0.1, 1.5]
+    assert "[0.1, 1.5]" in exc.value.report()
+
+
+def test_a_grade_named_like_a_funnel_stage_is_a_stock_without_a_funnel():
+    """Without [conscription], 'conscripts' is just a grade: a start-year target is allowed
+    (it was refused as if it were the funnel's flow)."""
+    import json
+
+    from tests.factories import ladder
+
+    data = json.loads(json.dumps(ladder(2, targets=[])).replace('"g0"', '"conscripts"'))
+    data["targets"] = [
+        {
+            "id": "t",
+            "population": "conscripts",
+            "comparator": "at_least",
+            "value": 0.1,
+            "deadline": data["start_year"],
+            "assumption": "test",
+        }
+    ]
+    scenario = parse_scenario(data)  # no error: a stock has a start-year value
+    assert scenario.targets[0].deadline == data["start_year"]
