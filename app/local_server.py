@@ -12,8 +12,11 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import BinaryIO
 
 CHROMIUM = "/usr/bin/chromium"
 #: Headless Chromium in a container: no sandbox, no GPU, nothing fetched in the background.
@@ -64,3 +67,32 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def start_server(
+    args: list[str], port: int, cwd: Path | str, log: BinaryIO
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` (a Streamlit launcher) with :data:`SERVER_FLAGS` on ``port``, in its own
+    session (stop it with :func:`kill_group`), its output going to ``log``."""
+    return subprocess.Popen(  # noqa: S603 (the caller's fixed command, a local port)
+        [*args, *SERVER_FLAGS, f"--server.port={port}"],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, timeout: float = 60.0, poll: float = 0.02
+) -> None:
+    """Wait until the server at ``url`` answers its health check; RuntimeError if it exits
+    first or is not healthy within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not health_ok(f"{url}/_stcore/health"):
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before it was healthy")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server was not healthy after {timeout:.0f} s")
+        time.sleep(poll)

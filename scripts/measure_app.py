@@ -56,7 +56,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,10 +68,10 @@ if str(ROOT) not in sys.path:  # a script: make the repository's packages import
 from app.local_server import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    SERVER_FLAGS,
     free_port,
-    health_ok,
     kill_group,
+    start_server,
+    wait_healthy,
 )
 
 VIEWPORT = {"width": 1280, "height": 2400}
@@ -85,15 +84,6 @@ LAUNCHERS = {
 }
 TIMEOUT_MS = 60_000
 
-# A chart has drawn when its Vega view holds a canvas with a size, or an SVG with marks.
-CHART_DRAWN_JS = """
-(el) => {
-  const c = el.querySelector('canvas');
-  if (c && c.width > 0 && c.height > 0) return true;
-  const s = el.querySelector('svg .mark-group, svg .mark-area, svg .mark-line');
-  return !!s;
-}
-"""
 # Records, in page time (performance.now(), ms), when each condition first holds; see the
 # module docstring. `window.__parityClock.lever` is re-armed by each Enter keydown.
 PAGE_CLOCK_JS = r"""
@@ -116,9 +106,9 @@ PAGE_CLOCK_JS = r"""
     }
     return null;
   };
-  const drawn = () => {
+  const chart = () => {  // the fan chart (the page's first Vega-Lite chart) once it has a view
     const el = document.querySelector('[data-testid=stVegaLiteChart]');
-    return !!el && (CHART_DRAWN)(el);
+    return el && el.querySelector('canvas, svg') ? el : null;
   };
   const painted = (el) => {
     const c = el.querySelector('canvas');
@@ -136,11 +126,11 @@ PAGE_CLOCK_JS = r"""
         app.getAttribute('data-test-connection-state') === 'CONNECTED') clock.connected = t;
     const p = probability();
     if (clock.metric == null && p && PERCENT.test(p)) clock.metric = t;
-    if (clock.metric != null && !clock.painting && drawn()) {
+    const el = clock.metric != null && !clock.painting ? chart() : null;
+    if (el) {
       // Vega sizes its canvas before it paints (asynchronously): from then on, look each
       // frame for a painted (non-transparent) pixel; an SVG's marks are its paint.
       clock.painting = true;
-      const el = document.querySelector('[data-testid=stVegaLiteChart]');
       const poll = () => {
         if (painted(el)) clock.ready = performance.now();
         else requestAnimationFrame(poll);
@@ -163,7 +153,7 @@ PAGE_CLOCK_JS = r"""
   new MutationObserver(check).observe(document, {
     subtree: true, childList: true, attributes: true, characterData: true });
 })();
-""".replace("CHART_DRAWN", CHART_DRAWN_JS.strip())
+"""
 
 
 def page_times(page: Any, t0_wall: float) -> dict[str, float]:
@@ -216,18 +206,12 @@ def wait_ready(page: Any, t0: float, t0_wall: float, out: dict[str, float]) -> N
     out["connected_poll"] = time.monotonic() - t0
     expect(probability(page)).to_have_text(PERCENT, timeout=TIMEOUT_MS)
     out["metric_poll"] = time.monotonic() - t0
-    chart = page.get_by_test_id("stVegaLiteChart").first
-    chart.wait_for(state="visible", timeout=TIMEOUT_MS)
-    page.wait_for_function(
-        f"() => {{ const el = document.querySelector('[data-testid=stVegaLiteChart]');"
-        f" return el && ({CHART_DRAWN_JS})(el); }}",
+    page.wait_for_function(  # the page clock's own test of a painted fan chart
+        "() => window.__parityClock && window.__parityClock.ready != null",
         timeout=TIMEOUT_MS,
         polling="raf",
     )
     out["ready_poll"] = time.monotonic() - t0
-    page.wait_for_function(
-        "() => window.__parityClock && window.__parityClock.ready != null", timeout=TIMEOUT_MS
-    )
     out.update(page_times(page, t0_wall))
 
 
@@ -291,21 +275,12 @@ def one_run(
     page = context.new_page()
     with log.open("wb") as fh:
         t0, t0_wall = time.monotonic(), time.time()
-        proc = subprocess.Popen(  # noqa: S603 (fixed command: this interpreter, local port)
-            [*cmd, *SERVER_FLAGS, f"--server.port={port}"],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = start_server(cmd, port, root, fh)
         try:
-            while not health_ok(f"{url}/_stcore/health"):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited {proc.returncode}; see {log}")
-                if time.monotonic() - t0 > 60:
-                    raise RuntimeError(f"server not healthy after 60 s; see {log}")
-                time.sleep(0.02)
+            try:
+                wait_healthy(proc, url)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; see {log}") from None
             out["health"] = time.monotonic() - t0
             page.goto(url, wait_until="commit")
             wait_ready(page, t0, t0_wall, out)

@@ -19,16 +19,15 @@ Never run ``playwright install``: browser downloads are not possible here.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.local_server import CHROMIUM as CHROMIUM_PATH
-from app.local_server import CHROMIUM_ARGS, SERVER_FLAGS, free_port, health_ok, kill_group
+from app.local_server import CHROMIUM_ARGS, free_port, kill_group, start_server, wait_healthy
+from tests.e2e.helpers import wait_idle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -82,38 +81,17 @@ def app_url(chromium_path: Path) -> Iterator[str]:
     # app/main.py` plus the warm-up thread); an app given by PARITY_E2E_APP with plain
     # `streamlit run`.
     launcher = ["-m", "app.serve"] if app == DEFAULT_APP else ["-m", "streamlit", "run", str(app)]
-    cmd = [
-        sys.executable,
-        *launcher,
-        *SERVER_FLAGS,
-        f"--server.port={port}",
-    ]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = start_server([sys.executable, *launcher], port, REPO_ROOT, log)
         try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while not health_ok(f"{url}/_stcore/health"):
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"streamlit exited with {proc.returncode} before becoming healthy; "
-                        f"log:\n{log_path.read_text(errors='replace')[-4000:]}",
-                        pytrace=False,
-                    )
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"streamlit not healthy after {SERVER_START_TIMEOUT_S:.0f} s; "
-                        f"log:\n{log_path.read_text(errors='replace')[-4000:]}",
-                        pytrace=False,
-                    )
-                time.sleep(0.25)
+            try:
+                wait_healthy(proc, url, SERVER_START_TIMEOUT_S, poll=0.25)
+            except RuntimeError as exc:
+                pytest.fail(
+                    f"streamlit: {exc}; log:\n{log_path.read_text(errors='replace')[-4000:]}",
+                    pytrace=False,
+                )
             yield url
         finally:
             kill_group(proc)
@@ -141,15 +119,6 @@ def page(browser) -> Iterator[object]:
         yield pg
     finally:
         context.close()
-
-
-def wait_idle(page, timeout: float = 30_000) -> None:
-    """Wait until the app is connected and no script run is in progress (timeout in ms)."""
-    from playwright.sync_api import expect
-
-    app = page.get_by_test_id("stApp")
-    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
 
 
 def save_screenshot(page, name: str) -> Path:

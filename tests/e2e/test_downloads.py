@@ -18,27 +18,15 @@ import math
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import metric_value, open_app
 
 pytestmark = pytest.mark.slow
 
-RERUN_TIMEOUT_MS = 30_000
 PERCENT = re.compile(r"^\d{1,3}\.\d %$")
 SHEETS = ["targets", "shares", "headcount", "flows", "assumptions", "sources", "run"]
 REPS, SEED, FLOOR = 200, 7, 35
-
-
-def _open(page: Page, url: str, wait_idle) -> None:
-    page.goto(url)
-    wait_idle(page)
-    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=RERUN_TIMEOUT_MS)
-    wait_idle(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-
-
-def _metric(page: Page, label: str) -> str:
-    metric = page.get_by_test_id("stMetric").filter(has_text=label).first
-    return metric.get_by_test_id("stMetricValue").inner_text().strip()
 
 
 def _engine_summary() -> dict:
@@ -57,15 +45,11 @@ def test_excel_download_matches_the_page(app_url, page, wait_idle, screenshot, t
 
     from app import components as C
 
-    _open(
-        page,
-        f"{app_url}/?scenario=dk_police&reps={REPS}&seed={SEED}&women_floor={FLOOR}",
-        wait_idle,
-    )
+    open_app(page, f"{app_url}/?scenario=dk_police&reps={REPS}&seed={SEED}&women_floor={FLOOR}")
     shown = {
-        "probability": _metric(page, "Probability met"),
-        "median": _metric(page, "Median share at"),
-        "expected": _metric(page, "Expected-engine share"),
+        "probability": metric_value(page, "Probability met").inner_text().strip(),
+        "median": metric_value(page, "Median share at").inner_text().strip(),
+        "expected": metric_value(page, "Expected-engine share").inner_text().strip(),
     }
     for text in shown.values():
         assert PERCENT.match(text), shown

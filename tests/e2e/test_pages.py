@@ -20,32 +20,19 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import VIEWPORT
+from tests.e2e.helpers import RERUN_TIMEOUT_MS, metric_value, open_app
 
 pytestmark = pytest.mark.slow
 
-RERUN_TIMEOUT_MS = 30_000
 PERCENT = re.compile(r"^\d{1,3}\.\d %$")
 
 
-def _open(page: Page, url: str, wait_idle) -> None:
-    page.goto(url)
-    wait_idle(page)
-    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=RERUN_TIMEOUT_MS)
-    wait_idle(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-
-
-def _probability(page: Page):
-    metric = page.get_by_test_id("stMetric").filter(has_text="Probability met").first
-    return metric.get_by_test_id("stMetricValue")
-
-
 def test_bad_upload_shows_field_level_errors(app_url, page, wait_idle, screenshot, tmp_path):
-    _open(page, f"{app_url}/?scenario=dk_police&reps=100", wait_idle)
-    before = _probability(page).inner_text().strip()
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=100")
+    before = metric_value(page, "Probability met").inner_text().strip()
     bad = {
         "name": "Broken upload",
         "start_year": 2000,
@@ -68,13 +55,13 @@ def test_bad_upload_shows_field_level_errors(app_url, page, wait_idle, screensho
     expect(page.get_by_test_id("stException")).to_have_count(0)
     # The page still shows the police scenario and its numbers.
     expect(page.get_by_role("heading", name=re.compile("Danish police 2024"))).to_be_visible()
-    assert _probability(page).inner_text().strip() == before
+    assert metric_value(page, "Probability met").inner_text().strip() == before
     screenshot(page, "upload-bad-file")
 
 
 def test_report_download_opens_offline(app_url, page, wait_idle, screenshot, browser, tmp_path):
-    _open(page, f"{app_url}/?scenario=dk_police&reps=200&women_floor=35", wait_idle)
-    shown = _probability(page).inner_text().strip()
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=200&women_floor=35")
+    shown = metric_value(page, "Probability met").inner_text().strip()
     assert PERCENT.match(shown), shown
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Report (HTML)").click()
@@ -120,14 +107,14 @@ def test_report_download_opens_offline(app_url, page, wait_idle, screenshot, bro
 
 
 def test_shared_link_reproduces_the_view(app_url, page, wait_idle, screenshot, browser):
-    _open(page, f"{app_url}/?scenario=dk_police&reps=200&women_floor=30", wait_idle)
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=200&women_floor=30")
     seed = page.get_by_role("spinbutton", name="Seed")
-    before = _probability(page).inner_text().strip()
+    before = metric_value(page, "Probability met").inner_text().strip()
     seed.fill("7")
     seed.press("Enter")
     expect(page).to_have_url(re.compile(r"seed=7"), timeout=RERUN_TIMEOUT_MS)
     wait_idle(page)
-    shown = _probability(page).inner_text().strip()
+    shown = metric_value(page, "Probability met").inner_text().strip()
     median = (
         page.get_by_test_id("stMetric")
         .filter(has_text="Median share at")
@@ -143,7 +130,7 @@ def test_shared_link_reproduces_the_view(app_url, page, wait_idle, screenshot, b
     context = browser.new_context(viewport=VIEWPORT)
     try:
         other = context.new_page()
-        _open(other, link, wait_idle)
+        open_app(other, link)
         # expect(...) retries until the first script run has applied the URL (a loaded
         # machine can show the widgets before that run finishes).
         expect(other.get_by_role("spinbutton", name="Seed")).to_have_value(
@@ -153,7 +140,7 @@ def test_shared_link_reproduces_the_view(app_url, page, wait_idle, screenshot, b
             "200", timeout=RERUN_TIMEOUT_MS
         )
         wait_idle(other)
-        assert _probability(other).inner_text().strip() == shown
+        assert metric_value(other, "Probability met").inner_text().strip() == shown
         other_median = (
             other.get_by_test_id("stMetric")
             .filter(has_text="Median share at")

@@ -22,32 +22,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import RERUN_TIMEOUT_MS, metric_value, open_app
 
 # Each test drives a real browser for 5-15 s (marked e2e by the conftest as well).
 pytestmark = pytest.mark.slow
 
 PERCENT = re.compile(r"^\d{1,3}\.\d %$")
-RERUN_TIMEOUT_MS = 30_000
-
-
-def _metric_value(page: Page, label: str, index: int = 0):
-    metric = page.get_by_test_id("stMetric").filter(has_text=label).nth(index)
-    return metric.get_by_test_id("stMetricValue")
-
-
-def _open(page: Page, url: str, wait_idle) -> None:
-    page.goto(url)
-    wait_idle(page)
-    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=RERUN_TIMEOUT_MS)
-    wait_idle(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 def test_explore_shows_probability_and_vacancy_odds_change_it(app_url, page, wait_idle, screenshot):
-    _open(page, f"{app_url}/?scenario=dk_police&reps=200", wait_idle)
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=200")
     expect(page.get_by_role("heading", name="Danish police 2024")).to_be_visible()
-    probability = _metric_value(page, "Probability met")
+    probability = metric_value(page, "Probability met")
     before = probability.inner_text().strip()
     assert PERCENT.match(before), before
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
@@ -68,8 +56,8 @@ def test_explore_shows_probability_and_vacancy_odds_change_it(app_url, page, wai
 
 
 def test_intake_share_slider_changes_probability(app_url, page, wait_idle, screenshot):
-    _open(page, f"{app_url}/?scenario=dk_defence&reps=200", wait_idle)
-    probability = _metric_value(page, "Probability met")
+    open_app(page, f"{app_url}/?scenario=dk_defence&reps=200")
+    probability = metric_value(page, "Probability met")
     before = probability.inner_text().strip()
     assert PERCENT.match(before), before
 
@@ -90,7 +78,7 @@ def test_intake_share_slider_changes_probability(app_url, page, wait_idle, scree
 
 
 def test_about_page_and_back(app_url, page, wait_idle, screenshot):
-    _open(page, f"{app_url}/?scenario=dk_police&reps=300&seed=7", wait_idle)
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=300&seed=7")
     page.get_by_test_id("stSidebarNav").get_by_text("About the model").click()
     expect(page.get_by_role("heading", name="About the model")).to_be_visible(
         timeout=RERUN_TIMEOUT_MS
@@ -120,7 +108,7 @@ def test_first_page_shows_the_default_scenarios_real_numbers(app_url, page, wait
     from app import state
     from simulator import run_and_summarize
 
-    _open(page, app_url, wait_idle)
+    open_app(page, app_url)
     scenario, (_json, reps, seed) = state.default_run()
     assert reps == C.REPS_DEFAULT
     _, _, summary = run_and_summarize(scenario, "stochastic", reps, seed)
@@ -153,7 +141,7 @@ def test_the_app_makes_no_request_outside_its_own_server(app_url, page, wait_idl
             else outside.append(r.url)
         ),
     )
-    _open(page, f"{app_url}/?scenario=dk_police&reps=200", wait_idle)
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=200")
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     page.get_by_role("link", name="About the model").click()
     wait_idle(page)
