@@ -178,6 +178,11 @@ def chart_populations(scenario: Scenario, shares: Any) -> list[str]:
     return [p for p in C.population_options(scenario) if p in present]
 
 
+def default_flow_grade(scenario: Scenario) -> str:
+    """The grade Explore's flows chart shows first (and the warm-up draws): the top grade."""
+    return scenario.grade_ids[-1]
+
+
 def default_run() -> tuple[Scenario, tuple[str, int, int]] | None:
     """The scenario and run key ``(run JSON, replications, seed)`` of Explore opened without a
     URL: the first valid shipped scenario, no lever, :data:`components.REPS_DEFAULT`."""
@@ -206,9 +211,9 @@ def warm_up() -> tuple[str, int, int] | None:
     data = simulate(*key)
     populations = chart_populations(scenario, data["shares"])
     if populations:
-        fan_spec(*key, populations[0])
+        fan_spec(*key, populations[0])  # Explore's default population: the first offered
     headcount_spec(*key)
-    flows_spec(*key, scenario.grade_ids[-1])
+    flows_spec(*key, default_flow_grade(scenario))
     return key
 
 
@@ -295,7 +300,7 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
         "base_json": base,
         "run_json": C.scenario_json(run_scenario),
         "reps": qs.reps or C.REPS_DEFAULT,
-        "seed": qs.seed if qs.seed is not None else scenario.simulation.seed,
+        "seed": qs.seed if qs.seed is not None else seed_of(scenario),
         "notes": [f"{k}={v}" for k, v in url.items() if k not in ("scenario", "reps", "seed")],
         "levers": levers,
         "url": url,

@@ -497,7 +497,7 @@ def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> N
     st.subheader("Flows")
     grades = scenario.grade_ids
     if st.session_state.get(K_FLOW_GRADE) not in grades:
-        st.session_state[K_FLOW_GRADE] = grades[-1]
+        st.session_state[K_FLOW_GRADE] = state.default_flow_grade(scenario)
     grade = st.selectbox(
         "Grade",
         grades,
