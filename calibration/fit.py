@@ -91,7 +91,7 @@ from simulator.compiled import compile_scenario
 from simulator.engine import FLOWS, Raw, run_expected_raw
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import Step, parse_path, resolve_slot, set_path
-from simulator.posterior import ENGINE_SECTIONS
+from simulator.posterior import ENGINE_SECTIONS, drawn_per_replication
 from simulator.scenario import parse_scenario
 
 #: A parameter whose posterior sd exceeds this fraction of its prior sd is "not pinned".
@@ -912,10 +912,9 @@ def calibrated_scenario_data(fit: Fit, problem_ref: str | None = None) -> dict[s
             sources.setdefault(sid, {k: v for k, v in src if v is not None})
         data["targets"] = [{k: v for k, v in t if v is not None} for t in problem.targets]
     # The posterior block holds the paths the engines draw per replication; any other written
-    # path (e.g. a deployment pool's odds) stays at the point estimate, said in the note.
-    keep = [
-        i for i, path in enumerate(model.written_paths) if parse_path(path)[0] in ENGINE_SECTIONS
-    ]
+    # path (a deployment pool's odds, a policy on the funnel or a pool) stays at the point
+    # estimate, said in the note.
+    keep = [i for i, path in enumerate(model.written_paths) if drawn_per_replication(data, path)]
     paths = [model.written_paths[i] for i in keep]
     data["posterior"] = {
         "method": method_text(fit),
@@ -946,9 +945,12 @@ def _fixed_note(model: Model, keep: list[int], data: dict[str, Any]) -> str:
     if not fixed:
         return ""
     values = ", ".join(f"{p} = {_point_value(data, p):.4g}" for p in fixed)
+    where = ", ".join(ENGINE_SECTIONS)
+    if any(parse_path(p)[0] in ENGINE_SECTIONS for p in fixed):  # a funnel or pool policy
+        where += "; or a policy on the funnel or a deployment pool"
     return (
         " Fitted values the engines take as the same in every replication (outside "
-        f"{', '.join(ENGINE_SECTIONS)}) are held at the point estimate and are not in this "
+        f"{where}) are held at the point estimate and are not in this "
         f"block, so projections do not carry their uncertainty: {values}."
     )
 

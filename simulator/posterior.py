@@ -34,6 +34,26 @@ ENGINE_SECTIONS = ("attrition", "promotions", "recruitment", "grades", "initial"
 #: the point estimate in every replication, so a posterior must not pretend to vary them.
 PIPELINE_PARAMETERS = ("conscription.", "deployment.")
 
+
+def sets_a_pipeline_policy(container) -> bool:
+    """Whether a resolved slot's container is a policy on the funnel or a deployment pool."""
+    return isinstance(container, dict) and str(container.get("parameter", "")).startswith(
+        PIPELINE_PARAMETERS
+    )
+
+
+def drawn_per_replication(data: dict, path: str) -> bool:
+    """Whether the engines draw the value at ``path`` (of scenario ``data``) per replication:
+    what a posterior may vary (:func:`compile_draws` refuses any other path)."""
+    steps = parse_path(path)
+    if steps[0] not in ENGINE_SECTIONS:
+        return False
+    if steps[0] == "policies":
+        container, _slot = resolve_slot(data, steps)
+        return not sets_a_pipeline_policy(container)
+    return True
+
+
 #: Structural arrays that every draw must share with the point estimate.
 STRUCTURE = ("mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
 
@@ -79,9 +99,8 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
                 )
             )
             continue
-        in_policy = steps[-1][0] == "policies" and isinstance(container, dict)
-        parameter = str(container.get("parameter", "")) if in_policy else ""
-        if parameter.startswith(PIPELINE_PARAMETERS):
+        if steps[-1][0] == "policies" and sets_a_pipeline_policy(container):
+            parameter = container["parameter"]
             issues.append(
                 Issue(
                     f"posterior.parameters[{j}]",

@@ -131,6 +131,36 @@ def test_a_posterior_on_a_deployment_policy_is_refused():
     assert len(compile_draws(parse_scenario(good))) == 2
 
 
+def test_a_fit_keeps_in_its_posterior_only_what_compile_draws_accepts():
+    """calibration.fit writes a posterior of the paths ``drawn_per_replication`` keeps; a
+    policy on a deployment pool was kept, and compile_draws then refused the calibrated
+    scenario after the whole fit."""
+    from simulator.posterior import drawn_per_replication
+
+    data = _reform_data()
+    data["policies"].append(
+        {
+            "id": "deploy-floor",
+            "parameter": "deployment.women_floor",
+            "from_year": data["start_year"] + 2,
+            "set": 0.2,
+            "assumption": "test",
+        }
+    )
+    assert not drawn_per_replication(data, "policies[id=deploy-floor].set")
+    assert not drawn_per_replication(data, "deployments[0].women_odds")
+    assert drawn_per_replication(data, "attrition[0].men")
+    assert not drawn_per_replication(data, "policies[id=more-conscripts].set")
+    for path, ok in (("policies[id=deploy-floor].set", False), ("attrition[0].men", True)):
+        trial = copy.deepcopy(data)
+        trial["posterior"] = {"method": "test", "parameters": [path], "draws": [[0.1], [0.2]]}
+        if ok:
+            compile_draws(parse_scenario(trial))
+        else:
+            with pytest.raises(ScenarioError):
+                compile_draws(parse_scenario(trial))
+
+
 def _problem_issues(data: dict, tmp_path: Path) -> str:
     from calibration.problem import problem_from_data
 
