@@ -1238,6 +1238,22 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
         raise ScenarioError(issues, source) from None
 
 
+def field_issues(data: dict[str, Any]) -> list[Issue]:
+    """The problems of ``data`` that field validation finds (types, ranges, unknown fields),
+    without the cross-reference checks: on a valid scenario with one value changed, these are
+    that value's own problems, whatever any other field holds. Empty when there are none."""
+    try:
+        Scenario.model_validate(data)
+    except ValidationError as exc:
+        plain = [
+            e
+            for e in exc.errors(include_url=False)
+            if not isinstance((e.get("ctx") or {}).get("error"), _CrossCheckFailed)
+        ]
+        return issues_from_pydantic(_Errors(plain), Scenario) if plain else []
+    return []
+
+
 def _raw_cross_check(data: dict[str, Any]) -> list[Issue]:
     """Cross-reference checks on raw data, used only when field validation failed.
 

@@ -77,6 +77,7 @@ from simulator.scenario import (
     MAX_FILE_BYTES,
     MAX_REPLICATIONS,
     Scenario,
+    field_issues,
     parse_scenario,
     scenario_fingerprint,
 )
@@ -374,7 +375,9 @@ def _check_values(spec: Any, base_data: dict[str, Any]) -> list[Issue]:
     that the field itself refuses (unknown field, wrong type, out of range) is reported once
     here, on its own path, rather than failing every point that uses it.
 
-    Problems that only arise in combination with other levers are left to the points.
+    Only field validation counts (:func:`simulator.scenario.field_issues`): a cross-reference
+    problem (a deadline beyond the base's end year, when ``end_year`` is swept too) may be
+    mended by another lever's value, so it is left to the points.
     """
     cases: list[tuple[str, str, Any]] = [
         (f"grid[{i}].values[{j}]", g.path, v)
@@ -394,15 +397,13 @@ def _check_values(spec: Any, base_data: dict[str, Any]) -> list[Issue]:
         trial = copy.deepcopy(base_data)
         try:
             set_path(trial, steps, value)
-            parse_scenario(trial, source="trial")
-            continue
-        except ScenarioError as exc:
-            own = [x for x in exc.issues if x.path.split(".")[-1].split("[")[0] == field]
-            if not own:
-                continue  # not the field's own problem
-            message = own[0].message
         except ValueError as exc:
             message = str(exc)
+        else:
+            own = [x for x in field_issues(trial) if x.path.split(".")[-1].split("[")[0] == field]
+            if not own:
+                continue  # valid, or not the field's own problem
+            message = own[0].message
         entry = where.rsplit(".", 1)[0]
         by_entry.setdefault(entry, []).append((where, message, value))
     for entry, failures in by_entry.items():

@@ -676,3 +676,18 @@ def test_sweep_files_in_the_docs_are_valid():
     assert first.identity == load_sweep(ROOT / "sweeps" / "police_leaders.toml").identity, (
         "the first example in docs/sweeps.md must be the shipped sweep"
     )
+
+
+def test_a_value_another_lever_can_mend_is_left_to_the_points(tmp_path):
+    """A deadline beyond the base's end year is valid once end_year is swept to cover it: the
+    upfront check counts only field validation, so the sweep loads; the combination that
+    stays invalid (2010 with end 2008) is left to fail as a point."""
+    sweep_file = write_sweep(tmp_path, reps=100)
+    sweep_file.write_text(
+        sweep_file.read_text()
+        + '\n[[grid]]\npath = "targets[id=top].deadline"\nname = "due"\n'
+        + "values = [2006, 2010]\n"
+        + '\n[[grid]]\npath = "end_year"\nname = "end"\nvalues = [2008, 2012]\n'
+    )
+    sweep = load_sweep(sweep_file)
+    assert len(sweep.points) == 2 * 2 * 2 * 2
