@@ -25,8 +25,8 @@ from calibration.problem import Channel, Observation, ShareRamp, problem_from_da
 from simulator import load_scenario
 from simulator.compiled import compile_scenario
 from simulator.engine import run_expected_raw
-from simulator.errors import ScenarioError
-from tests.test_calibration_fit import tiny_problem
+from simulator.scenario import parse_scenario
+from tests.test_calibration_fit import problem_report, tiny_problem
 
 
 def _channel(**kw) -> dict:
@@ -144,7 +144,7 @@ def test_mixture_on_a_real_run_and_parameters_written_to_the_channel(tmp_path: P
     assert chans["channels"][0]["women_share"]["end"] == pytest.approx(0.7)
     assert "channels" not in data
     fitted, _ = model.evaluate(theta)
-    compiled = compile_scenario(load_scenario_from(data))
+    compiled = compile_scenario(parse_scenario(data))
     cells = engine_cells(run_expected_raw(compiled), compiled, problem.observations)
     i = [o.id for o in problem.observations].index("g1-entrants-2005")
     women, total = cells[i]
@@ -155,12 +155,6 @@ def test_mixture_on_a_real_run_and_parameters_written_to_the_channel(tmp_path: P
     assert fitted[:3] == pytest.approx(no_channel)
 
 
-def load_scenario_from(data: dict):
-    from simulator.scenario import parse_scenario
-
-    return parse_scenario(data)
-
-
 def test_a_channel_parameter_is_fitted_and_kept_out_of_the_posterior_block(tmp_path: Path):
     data = _with_channel(tmp_path)
     data["observations"][-1]["value"] = 0.4  # cadets' share 2006 = 0.1 + 2 (end - 0.1) / 4
@@ -169,7 +163,6 @@ def test_a_channel_parameter_is_fitted_and_kept_out_of_the_posterior_block(tmp_p
     fit = fit_problem(problem_from_data(data, tmp_path))
     assert fit.estimate[2] == pytest.approx(0.7, abs=0.02)
     path = tmp_path / "problem.toml"
-    path.write_text(tomli_w.dumps(data))
     data["design"]["draws"] = 50
     path.write_text(tomli_w.dumps(data))
     assert main(["calibrate", str(path)]) == 0
@@ -181,10 +174,6 @@ def test_a_channel_parameter_is_fitted_and_kept_out_of_the_posterior_block(tmp_p
 # ---------------------------------------------------------------------------------------------
 # Validation: every problem at once, with its field
 # ---------------------------------------------------------------------------------------------
-def _issues(data: dict, tmp_path: Path) -> str:
-    with pytest.raises(ScenarioError) as exc:
-        problem_from_data(data, tmp_path)
-    return exc.value.report()
 
 
 def test_channel_fields_are_validated_with_their_paths(tmp_path: Path):
@@ -196,7 +185,7 @@ def test_channel_fields_are_validated_with_their_paths(tmp_path: Path):
         _channel(id="anon", assumption=None),
     ]
     data["channels"][3].pop("assumption")
-    report = _issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     for where in (
         "channels[0].women_share.number: Input should be less than or equal to 1",
         "channels[0].colour: unknown field",
@@ -229,7 +218,7 @@ def test_channel_references_are_cross_checked_with_their_paths(tmp_path: Path):
     obs[-1].pop("of")
     data["parameters"][2]["paths"] = ["channels[id=cadets].share"]
     data["parameters"][1]["paths"] = ["channels[id=nobody].women_share"]
-    report = _issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     for where in (
         "channels[1].id: is already a grade, a group or a reserved population",
         "observations[3].channels[1]: unknown channel",
@@ -245,7 +234,7 @@ def test_channel_references_are_cross_checked_with_their_paths(tmp_path: Path):
 def test_an_unknown_population_names_the_channels_too(tmp_path: Path):
     data = _with_channel(tmp_path)
     data["observations"][0]["population"] = "cadet"
-    report = _issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     assert "observations[0].population: unknown population" in report
     assert "or a channel ['cadets']" in report
 
@@ -267,6 +256,6 @@ def test_a_parameter_may_write_a_channel_count(tmp_path: Path):
     theta = np.array([0.3, 0.12, 0.7, 80.0])
     fitted, _ = model.evaluate(theta)
     data_at, _, _ = model.apply(theta)
-    compiled = compile_scenario(load_scenario_from(data_at))
+    compiled = compile_scenario(parse_scenario(data_at))
     women, total = engine_cells(run_expected_raw(compiled), compiled, problem.observations)[i]
     assert fitted[i] == pytest.approx((women + 80 * 0.25) / (total + 80), rel=1e-12)

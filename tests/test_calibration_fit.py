@@ -47,6 +47,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CALIBRATED = sorted((ROOT / "scenarios").glob("*_calibrated.toml"))
 
 
+def problem_report(data: dict, tmp_path: Path) -> str:
+    """The report of the ScenarioError that ``problem_from_data`` must raise on ``data``."""
+    from simulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        problem_from_data(data, tmp_path)
+    return exc.value.report()
+
+
 def tiny_problem(tmp_path: Path, values: dict[str, float], **design: int) -> dict:
     """A 2-grade scenario file in tmp_path and a problem dict fitting h and a_w to 3 shares."""
     scenario = ladder(2, start_year=2000, end_year=2010, initial=[(100, 400), (50, 450)])

@@ -27,8 +27,7 @@ from calibration.fit import engine_cells, fit_problem
 from calibration.problem import Observation, problem_from_data
 from simulator import compile_scenario, load_scenario, run
 from simulator.engine import run_expected_raw
-from simulator.errors import ScenarioError
-from tests.test_calibration_fit import tiny_problem
+from tests.test_calibration_fit import problem_report, tiny_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,18 +124,12 @@ def test_deployment_odds_are_fitted_and_held_at_the_point_estimate(tmp_path: Pat
     assert np.isfinite(result.share("deployed.ops")[:, -1]).all()
 
 
-def _issues(data: dict, tmp_path: Path) -> str:
-    with pytest.raises(ScenarioError) as exc:
-        problem_from_data(data, tmp_path)
-    return exc.value.report()
-
-
 def test_pipeline_observations_are_validated_with_their_fields(tmp_path: Path):
     data = _with_pool(tmp_path)
     bad_of = _deployed_ob(0.2) | {"of": "entrants"}
     unknown = _deployed_ob(0.2) | {"id": "x", "population": "deployed.elsewhere"}
     data["observations"] += [bad_of, unknown]
-    report = _issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     assert "observations[3].of" in report
     assert "does not apply to a funnel or deployment population" in report
     assert "observations[4].population" in report

@@ -31,6 +31,7 @@ from simulator.analytics import _extend, _frozen, years_to_target
 from simulator.errors import ScenarioError
 from simulator.posterior import compile_draws
 from simulator.scenario import Target
+from tests.test_calibration_fit import problem_report
 
 ROOT = Path(__file__).resolve().parents[1]
 REFORM = ROOT / "scenarios" / "dk_defence_reform.toml"
@@ -161,20 +162,12 @@ def test_a_fit_keeps_in_its_posterior_only_what_compile_draws_accepts():
                 compile_draws(parse_scenario(trial))
 
 
-def _problem_issues(data: dict, tmp_path: Path) -> str:
-    from calibration.problem import problem_from_data
-
-    with pytest.raises(ScenarioError) as exc:
-        problem_from_data(data, tmp_path)
-    return exc.value.report()
-
-
 def test_a_typo_in_a_calibration_paths_last_step_is_named(tmp_path):
     from tests.test_calibration_fit import tiny_problem
 
     data = tiny_problem(tmp_path, {})
     data["parameters"][1]["paths"] = ["attrition[grade=g0].womenn"]
-    report = _problem_issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     assert "parameters[1].paths[0]" in report
     assert "womenn" in report
     assert "unknown field" in report
@@ -185,7 +178,7 @@ def test_a_normal_prior_far_outside_its_bounds_is_refused(tmp_path):
 
     data = tiny_problem(tmp_path, {})
     data["parameters"][0]["prior"] = {"distribution": "normal", "mean": 5.0, "sd": 0.02}
-    report = _problem_issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     assert "parameters[0]" in report
     assert "mean 5" in report
     data["parameters"][0]["prior"] = {"distribution": "normal", "mean": 0.55, "sd": 0.05}
@@ -199,7 +192,7 @@ def test_a_check_on_a_whole_table_does_not_repeat_the_table(tmp_path):
 
     data = tiny_problem(tmp_path, {})
     data["observations"][0]["value"] = 29.2  # a percentage where a share is wanted
-    report = _problem_issues(data, tmp_path)
+    report = problem_report(data, tmp_path)
     line = next(x for x in report.splitlines() if "observations[0]" in x)
     assert line.strip().endswith("(got 29.2)")
     assert "{" not in line
