@@ -36,18 +36,14 @@ FALLBACK_SEED = 20250701  # Explore's seed for a scenario whose own seed is beyo
 # Cached work (hashable arguments only)
 # ---------------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
-def check_scenario_file(
-    raw: bytes, source: str, max_bytes: int | None = None
-) -> tuple[str | None, list[str]]:
+def check_scenario_file(raw: bytes, source: str) -> tuple[str | None, list[str]]:
     """Validate a scenario file: (canonical JSON, []) or (None, one line per problem).
 
-    A name ending in ``.json`` is read as JSON, anything else as TOML; both as data only.
-    ``max_bytes`` limits the size (uploads: :data:`MAX_UPLOAD_BYTES`; the shipped files of
-    the scenario folder are the operator's and are limited by the engine's loader only).
+    A name ending in ``.json`` is read as JSON, anything else as TOML; both as data only. The
+    engine's loader limits the size (:data:`MAX_UPLOAD_BYTES` = its ``MAX_FILE_BYTES``), for
+    uploads and the scenario folder alike, and says how large the file is.
     """
     fmt = "json" if source.lower().endswith(".json") else "toml"
-    if max_bytes is not None and len(raw) > max_bytes:
-        return None, [f"(file): larger than {max_bytes:,} bytes (got {len(raw):,} bytes)"]
     try:
         scenario = loads_scenario(raw, fmt, source=source)
     except ScenarioError as exc:
@@ -146,7 +142,7 @@ def uploads() -> dict[str, str]:
 
 def add_upload(raw: bytes, name: str) -> tuple[str | None, list[str]]:
     """Validate an uploaded file; on success keep it and return ``(id, [])``."""
-    text, issues = check_scenario_file(raw, name, MAX_UPLOAD_BYTES)
+    text, issues = check_scenario_file(raw, name)
     if text is None:
         return None, issues
     uid = "upload-" + hashlib.sha256(raw).hexdigest()[:10]

@@ -1334,6 +1334,11 @@ class _Errors:
         return self._errors
 
 
+def file_too_large(size: int, unit: str = "bytes") -> Issue:
+    """The problem of a file (or text) over :data:`MAX_FILE_BYTES`, with its size."""
+    return Issue("", f"file is larger than {MAX_FILE_BYTES:,} {unit} ({size:,} {unit})")
+
+
 def loads_scenario(
     text: str | bytes, fmt: Literal["toml", "json"] = "toml", source: str | None = None
 ) -> Scenario:
@@ -1346,7 +1351,7 @@ def loads_scenario(
     """
     if isinstance(text, bytes):
         if len(text) > MAX_FILE_BYTES:
-            raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} bytes")], source)
+            raise ScenarioError([file_too_large(len(text))], source)
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -1354,7 +1359,7 @@ def loads_scenario(
                 [Issue("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source
             ) from None
     if len(text) > MAX_FILE_BYTES:
-        raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} characters")], source)
+        raise ScenarioError([file_too_large(len(text), "characters")], source)
     try:
         data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -1381,7 +1386,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} bytes")], str(p))
+            raise ScenarioError([file_too_large(size)], str(p))
         raw = p.read_bytes()
     except OSError as exc:
         raise ScenarioError([Issue("", f"cannot read file: {exc.strerror}")], str(p)) from None

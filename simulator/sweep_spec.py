@@ -78,6 +78,7 @@ from simulator.scenario import (
     MAX_REPLICATIONS,
     Scenario,
     field_issues,
+    file_too_large,
     parse_scenario,
     scenario_fingerprint,
 )
@@ -427,8 +428,9 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise ScenarioError([Issue("", f"file is larger than {MAX_FILE_BYTES} bytes")], str(p))
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError([file_too_large(size)], str(p))
         raw = p.read_bytes()
     except OSError as exc:
         raise ScenarioError([Issue("", f"cannot read file: {exc.strerror}")], str(p)) from None
