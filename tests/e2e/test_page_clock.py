@@ -14,6 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import measure_app as m
+import pytest
+
+pytestmark = pytest.mark.slow  # a real browser, like the other e2e files
 
 
 def test_page_clock_times_the_first_page_and_a_lever_change(browser, app_url):
