@@ -126,9 +126,27 @@ class Compiled:
 
 
 def _series(series: Series | None, years: np.ndarray, default: float = np.nan) -> np.ndarray:
+    """The value of ``series`` in force in each of ``years`` (``default`` without a series).
+
+    :meth:`Series.at <simulator.scenario.Series.at>` for every year, vectorised with the
+    same arithmetic, so equal to ``[series.at(y) for y in years]`` (tested).
+    """
     if series is None:
         return np.full(len(years), default)
-    return np.array([series.at(int(y)) for y in years], dtype=float)
+    years = np.asarray(years, dtype=np.int64)
+    if series.kind == "constant":
+        return np.full(len(years), float(series.constant))
+    if series.kind == "steps":
+        step_years = np.array([y for y, _ in series.steps], dtype=np.int64)
+        if np.any(np.diff(step_years) <= 0):  # not sorted (built by hand): at()'s own loop
+            return np.array([series.at(int(y)) for y in years], dtype=float)
+        step_values = np.array([v for _, v in series.steps], dtype=float)
+        # at(): the last step at or before the year, else the first step.
+        return step_values[np.maximum(np.searchsorted(step_years, years, side="right") - 1, 0)]
+    frac = (years - series.from_year) / (series.to_year - series.from_year)
+    ramp = series.start + frac * (series.end - series.start)
+    inside = np.where(years >= series.to_year, series.end, ramp)
+    return np.where(years <= series.from_year, series.start, inside).astype(float)
 
 
 def _profile(value: float | list[float], n: int) -> np.ndarray:

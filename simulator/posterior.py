@@ -23,7 +23,7 @@ import numpy as np
 
 from simulator.compiled import Compiled, compile_scenario
 from simulator.errors import Issue, ScenarioError
-from simulator.paths import parse_path, resolve_slot, set_path
+from simulator.paths import parse_path, resolve_slot
 from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, scenario_to_data
 
 #: Top-level sections a posterior path may address: what :class:`simulator.engine.Params`
@@ -125,12 +125,13 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
     if issues:
         raise ScenarioError(issues, scenario.name)
     point = compile_scenario(scenario)
+    chains = [_key_chain(base, path) for path in steps]
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):
-        data = _copy(base)
+        data = _with_values(
+            base, chains, [value + float(delta) for value, delta in zip(row, shift, strict=True)]
+        )
         try:
-            for path, value, delta in zip(steps, row, shift, strict=True):
-                set_path(data, path, value + float(delta))
             c = compile_scenario(parse_scenario(data))
         except ScenarioError as exc:
             detail = "; ".join(str(x) for x in exc.issues[:3])
@@ -169,10 +170,28 @@ def _get(container, key):
     return container[key]
 
 
-def _copy(data):
-    """A deep copy of plain data (dicts, lists, scalars)."""
-    if isinstance(data, dict):
-        return {k: _copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_copy(v) for v in data]
-    return data
+def _key_chain(data: dict, steps: list) -> list[str | int]:
+    """The dict keys and list indices a path passes through in ``data`` (selectors such as
+    ``[grade=x]`` resolved to their index), ending with the key of the value itself."""
+    return [resolve_slot(data, steps[: i + 1])[1] for i in range(len(steps))]
+
+
+def _with_values(base: dict, chains: list[list[str | int]], values: list[float]) -> dict:
+    """``base`` with the value at each key chain replaced, ``base`` itself unchanged.
+
+    Only the tables and lists on the way to a replaced value are copied; everything else is
+    shared with ``base`` (parsing does not change its input: tested on every shipped scenario).
+    """
+    root = dict(base)
+    fresh = {id(root)}  # containers of the new tree (copied already)
+    for chain, value in zip(chains, values, strict=True):
+        node = root
+        for key in chain[:-1]:
+            child = node[key]
+            if id(child) not in fresh:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                fresh.add(id(child))
+                node[key] = child
+            node = child
+        node[chain[-1]] = value
+    return root

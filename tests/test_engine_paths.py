@@ -209,3 +209,39 @@ def test_statistics_handles_partly_empty_years():
         np.testing.assert_array_equal(got[:2, j], np.nanquantile(a[:, j], [0.25, 0.5]))
         assert got[2, j] == np.nanmean(a[:, j])
     assert np.isnan(got[:, 2]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled._series: Series.at for every projection year, vectorised.
+# ---------------------------------------------------------------------------------------------
+_years = st.integers(1990, 2060)
+_value = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@st.composite
+def _any_series(draw):
+    from simulator.scenario import Series
+
+    kind = draw(st.sampled_from(["constant", "steps", "unsorted", "ramp"]))
+    if kind == "constant":
+        return Series("constant", constant=draw(_value))
+    if kind == "ramp":
+        fy = draw(_years)
+        ty = draw(st.integers(fy + 1, fy + 40))
+        return Series("ramp", from_year=fy, to_year=ty, start=draw(_value), end=draw(_value))
+    steps = draw(st.lists(st.tuples(_years, _value), min_size=1, max_size=12))
+    if kind == "steps":  # as the parser builds it: sorted, one value per year
+        steps = sorted(dict(steps).items())
+    return Series("steps", steps=tuple(steps))
+
+
+@settings(max_examples=300, deadline=None)
+@given(series=_any_series(), first=_years, n=st.integers(1, 50))
+def test_compiled_series_equals_at_for_every_year(series, first, n):
+    from simulator.compiled import _series
+
+    years = np.arange(first, first + n)
+    got = _series(series, years)
+    want = np.array([series.at(int(y)) for y in years], dtype=float)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, want), (series, got, want)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +174,47 @@ def test_a_path_the_engines_do_not_draw_is_rejected():
         compile_draws(parse_scenario(data))
     assert info.value.issues[0].path == "posterior.parameters[0]"
     assert "attrition" in info.value.issues[0].message
+
+
+# ---------------------------------------------------------------------------------------------
+# Building each draw's data: only the containers on a path are copied (compile_draws' speed).
+# ---------------------------------------------------------------------------------------------
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_parsing_leaves_its_input_unchanged(path):
+    """What lets a draw share the containers it does not change with the base data."""
+    from simulator import load_scenario
+    from simulator.scenario import scenario_to_data
+
+    data = scenario_to_data(load_scenario(path))
+    before = copy.deepcopy(data)
+    parse_scenario(data)
+    assert data == before
+
+
+def test_with_values_replaces_values_and_copies_only_their_containers():
+    from simulator.paths import parse_path
+    from simulator.posterior import _key_chain, _with_values
+
+    base = {
+        "attrition": [{"grade": "a", "women": 0.1}, {"grade": "b", "women": 0.2}],
+        "recruitment": {"women_share": {"2010": 0.3, "2011": 0.4}},
+        "grades": [{"id": "a"}],
+    }
+    before = copy.deepcopy(base)
+    paths = [
+        "attrition[grade=b].women",
+        "recruitment.women_share.2011",
+        "recruitment.women_share.2010",
+    ]
+    chains = [_key_chain(base, parse_path(p)) for p in paths]
+    assert chains[0] == ["attrition", 1, "women"]
+    out = _with_values(base, chains, [0.5, 0.6, 0.7])
+    assert base == before  # the base is unchanged
+    assert out["attrition"] == [{"grade": "a", "women": 0.1}, {"grade": "b", "women": 0.5}]
+    assert out["recruitment"] == {"women_share": {"2010": 0.7, "2011": 0.6}}
+    assert out["grades"] is base["grades"]  # untouched: shared
+    assert out["attrition"][0] is base["attrition"][0]
+    assert out["attrition"][1] is not base["attrition"][1]
