@@ -13,12 +13,16 @@ Sections
 * **Run tables** — :func:`run_tables` turns an expected and a stochastic
   :class:`~simulator.Result` into small tidy frames (quantiles of the women's share by
   population and year, the expected path, mean headcount by grade and sex).
-* **Charts and cards** — :func:`fan_chart`, :func:`headcount_chart` (Altair specs) and
+* **Charts and cards** — :func:`fan_chart`, :func:`headcount_chart`, :func:`flows_chart`
+  (Vega-Lite specs as dicts, written without Altair: its import and conversion cost the first
+  page about half a second) and
   :func:`target_cards_data` (display strings of each target's card).
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import math
 import os
@@ -28,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
@@ -433,16 +436,75 @@ def headcount_table(stocks: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Charts
 # ---------------------------------------------------------------------------------------------
-def _year_axis(years: Iterable[int]) -> alt.X:
+#: What Altair (6.x) writes at the top of every chart's spec; the builders below write the same.
+VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
+_TOP_CONFIG = {"view": {"continuousHeight": 300, "continuousWidth": 300}}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a frame as JSON-ready dicts, as Altair writes a DataFrame into a spec:
+    integers as ``int``, floats as ``float`` with NaN and infinities as ``None``, text (and
+    missing text) as ``str`` (``None``)."""
+    columns: dict[str, list[Any]] = {}
+    for name in frame.columns:
+        col = frame[name]
+        kind = col.dtype.kind
+        if kind in "iu":
+            columns[name] = col.to_numpy().tolist()
+        elif kind == "f":
+            values = col.to_numpy(dtype=float)
+            good = np.isfinite(values)
+            columns[name] = [
+                v if ok else None for v, ok in zip(values.tolist(), good.tolist(), strict=True)
+            ]
+        elif kind == "b":
+            columns[name] = [bool(v) for v in col.to_numpy()]
+        else:
+            columns[name] = [None if pd.isna(v) else str(v) for v in col.tolist()]
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _dataset(datasets: dict[str, list], rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Add ``rows`` to a spec's ``datasets`` under Altair's name for them (``data-`` and the
+    first 32 hex digits of the SHA-256 of their sorted-key JSON); return the reference."""
+    text = json.dumps(rows, sort_keys=True, default=str)
+    name = "empty" if rows == [{}] else "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    datasets[name] = rows
+    return {"name": name}
+
+
+def _top(**fields: Any) -> dict[str, Any]:
+    """A top-level spec: Altair's ``$schema`` and default view config, then ``fields``."""
+    return {"$schema": VEGA_LITE_SCHEMA, "config": copy.deepcopy(_TOP_CONFIG), **fields}
+
+
+def _year_axis(years: Iterable[int]) -> dict[str, Any]:
     ys = [int(y) for y in years]
-    return alt.X(
-        "year:Q",
-        title="Year-end",
-        scale=alt.Scale(domain=[min(ys), max(ys)], nice=False),
+    return {
+        "field": "year",
+        "type": "quantitative",
+        "title": "Year-end",
+        "scale": {"domain": [min(ys), max(ys)], "nice": False},
         # labelFlush=False: the first and last labels are centred on their ticks (flushed
         # labels crowd their neighbours).
-        axis=alt.Axis(format="d", tickMinStep=1, labelAngle=0, labelOverlap=True, labelFlush=False),
-    )
+        "axis": {
+            "format": "d",
+            "tickMinStep": 1,
+            "labelAngle": 0,
+            "labelOverlap": True,
+            "labelFlush": False,
+        },
+    }
+
+
+def _field(name: str, kind: str = "quantitative", **extra: Any) -> dict[str, Any]:
+    """An encoding channel on a field (``kind``: quantitative, nominal or ordinal)."""
+    return {"field": name, "type": kind, **extra}
+
+
+def _tip(name: str, title: str, kind: str = "quantitative", fmt: str | None = None) -> dict:
+    return _field(name, kind, title=title, **({"format": fmt} if fmt else {}))
 
 
 def _target_lines(targets: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -467,8 +529,9 @@ def fan_chart(
     observed: pd.DataFrame | None = None,
     title: str | None = None,
     height: int = 340,
-) -> alt.LayerChart:
-    """Fan chart of the women's share of one population over the years.
+    width: int | None = None,
+) -> dict[str, Any]:
+    """Vega-Lite spec (a dict) of the fan chart of the women's share of one population.
 
     Parameters
     ----------
@@ -483,12 +546,13 @@ def fan_chart(
         Published data points on this population (see :func:`observed_points`): ``year``,
         ``share``, ``source``, ``where``; drawn as black squares with their source in the
         tooltip.
-    title
-        Chart title.
+    title, height, width
+        Chart title and size in pixels (``width`` None: the container's or Vega-Lite's).
 
     Layers: the 90 % band (5-95 %), the 50 % band (25-75 %), the median line, the expected
     engine line (dashed), target rules, and points carrying a tooltip per year. The year axis
-    is formatted as plain integers (``2025``, never ``2,025``).
+    is formatted as plain integers (``2025``, never ``2,025``). The spec is what Altair wrote
+    for the same chart (tests/test_chart_specs.py), built without it.
     """
     df = data[["year", "p05", "p25", "p50", "p75", "p95", "expected"]].copy()
     df["year"] = df["year"].astype(int)
@@ -507,102 +571,141 @@ def fan_chart(
         values = pd.concat([values, observed["share"]], ignore_index=True).dropna()
         span = float(values.max() - values.min()) if len(values) else 1.0
         y_format = ".1%" if span < 0.05 else ".0%"
-    scale = alt.Scale(domain=domain, range=colours)
-    legend = alt.Legend(title=None, orient="bottom", direction="horizontal", symbolOpacity=1)
+    colour = _field(
+        "series",
+        "nominal",
+        title=None,
+        scale={"domain": domain, "range": colours},
+        legend={"title": None, "orient": "bottom", "direction": "horizontal", "symbolOpacity": 1},
+    )
+    datasets: dict[str, list] = {}
+    main = _dataset(datasets, _records(df))
 
-    colour = alt.Color("series:N", scale=scale, legend=legend, title=None)
-
-    def named(chart: alt.Chart, name: str) -> alt.Chart:
+    def layer(name: str, mark: dict, encoding: dict, source: dict = main) -> dict[str, Any]:
         # A constant "series" field so that every layer shares one colour scale and legend.
-        return chart.transform_calculate(series=json.dumps(name))
+        return {
+            "data": source,
+            "mark": mark,
+            "encoding": {"color": colour, **encoding},
+            "transform": [{"calculate": json.dumps(name), "as": "series"}],
+        }
 
-    y_axis = alt.Axis(format=y_format, title="Women's share")
-    y_scale = alt.Scale(zero=False, nice=True)
-    base = alt.Chart(df)
-    band90 = (
-        named(base, FAN_SERIES[0])
-        .mark_area(opacity=0.45)
-        .encode(
-            x=x,
-            y=alt.Y("p05:Q", axis=y_axis, scale=y_scale),
-            y2="p95:Q",
-            color=colour,
-        )
-    )
-    band50 = (
-        named(base, FAN_SERIES[1])
-        .mark_area(opacity=0.6)
-        .encode(x=x, y=alt.Y("p25:Q"), y2="p75:Q", color=colour)
-    )
-    median = (
-        named(base, FAN_SERIES[2])
-        .mark_line(strokeWidth=2.5)
-        .encode(x=x, y=alt.Y("p50:Q"), color=colour)
-    )
-    expected = (
-        named(base, FAN_SERIES[3])
-        .mark_line(strokeWidth=2, strokeDash=[6, 4])
-        .encode(x=x, y=alt.Y("expected:Q"), color=colour)
-    )
     tooltip = [
-        alt.Tooltip("year:Q", title="Year-end", format="d"),
-        alt.Tooltip("p50:Q", title="Median", format=".1%"),
-        alt.Tooltip("p25:Q", title="25 %", format=".1%"),
-        alt.Tooltip("p75:Q", title="75 %", format=".1%"),
-        alt.Tooltip("p05:Q", title="5 %", format=".1%"),
-        alt.Tooltip("p95:Q", title="95 %", format=".1%"),
-        alt.Tooltip("expected:Q", title="Expected engine", format=".1%"),
+        _tip("year", "Year-end", fmt="d"),
+        _tip("p50", "Median", fmt=".1%"),
+        _tip("p25", "25 %", fmt=".1%"),
+        _tip("p75", "75 %", fmt=".1%"),
+        _tip("p05", "5 %", fmt=".1%"),
+        _tip("p95", "95 %", fmt=".1%"),
+        _tip("expected", "Expected engine", fmt=".1%"),
     ]
-    points = (
-        named(base, FAN_SERIES[2])
-        .mark_circle(size=36, opacity=0.9)
-        .encode(x=x, y=alt.Y("p50:Q"), color=colour, tooltip=tooltip)
+    y90 = _field(
+        "p05",
+        axis={"format": y_format, "title": "Women's share"},
+        scale={"zero": False, "nice": True},
     )
     # The expected line is drawn over the median: it is dashed, so both stay visible.
-    layers: list[alt.Chart] = [band90, band50, median, points, expected]
+    layers = [
+        layer(
+            FAN_SERIES[0],
+            {"type": "area", "opacity": 0.45},
+            {"x": x, "y": y90, "y2": {"field": "p95"}},
+        ),
+        layer(
+            FAN_SERIES[1],
+            {"type": "area", "opacity": 0.6},
+            {"x": x, "y": _field("p25"), "y2": {"field": "p75"}},
+        ),
+        layer(FAN_SERIES[2], {"type": "line", "strokeWidth": 2.5}, {"x": x, "y": _field("p50")}),
+        layer(
+            FAN_SERIES[2],
+            {"type": "circle", "size": 36, "opacity": 0.9},
+            {"x": x, "y": _field("p50"), "tooltip": tooltip},
+        ),
+        layer(
+            FAN_SERIES[3],
+            {"type": "line", "strokeWidth": 2, "strokeDash": [6, 4]},
+            {"x": x, "y": _field("expected")},
+        ),
+    ]
     if len(lines):
-        tgt = named(alt.Chart(lines), FAN_SERIES[4])
-        rule = tgt.mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(
-            y=alt.Y("level:Q"),
-            color=colour,
-            tooltip=[
-                alt.Tooltip("target:N", title="Target"),
-                alt.Tooltip("level:Q", title="Level", format=".0%"),
-            ],
+        target_rows = _dataset(datasets, _records(lines))
+        layers.append(
+            layer(
+                FAN_SERIES[4],
+                {"type": "rule", "strokeDash": [2, 3], "strokeWidth": 1.5},
+                {
+                    "y": _field("level"),
+                    "tooltip": [
+                        _tip("target", "Target", "nominal"),
+                        _tip("level", "Level", fmt=".0%"),
+                    ],
+                },
+                target_rows,
+            )
         )
-        mark = tgt.mark_point(shape="diamond", size=140, filled=True).encode(
-            x=alt.X("deadline:Q"),
-            y=alt.Y("level:Q"),
-            color=colour,
-            tooltip=[
-                alt.Tooltip("target:N", title="Target"),
-                alt.Tooltip("deadline:Q", title="Deadline", format="d"),
-                alt.Tooltip("level:Q", title="Level", format=".0%"),
-            ],
+        layers.append(
+            layer(
+                FAN_SERIES[4],
+                {"type": "point", "shape": "diamond", "size": 140, "filled": True},
+                {
+                    "x": _field("deadline"),
+                    "y": _field("level"),
+                    "tooltip": [
+                        _tip("target", "Target", "nominal"),
+                        _tip("deadline", "Deadline", fmt="d"),
+                        _tip("level", "Level", fmt=".0%"),
+                    ],
+                },
+                target_rows,
+            )
         )
-        layers += [rule, mark]
     if has_obs:
         obs = observed[["year", "share", "source", "where"]].copy()
         obs["year"] = obs["year"].astype(int)
         layers.append(
-            named(alt.Chart(obs), OBSERVED_SERIES)
-            .mark_point(shape="square", size=90, filled=True)
-            .encode(
-                x=alt.X("year:Q"),
-                y=alt.Y("share:Q"),
-                color=colour,
-                tooltip=[
-                    alt.Tooltip("year:Q", title="Year-end", format="d"),
-                    alt.Tooltip("share:Q", title="Published share", format=".1%"),
-                    alt.Tooltip("source:N", title="Source"),
-                    alt.Tooltip("where:N", title="Where"),
-                ],
+            layer(
+                OBSERVED_SERIES,
+                {"type": "point", "shape": "square", "size": 90, "filled": True},
+                {
+                    "x": _field("year"),
+                    "y": _field("share"),
+                    "tooltip": [
+                        _tip("year", "Year-end", fmt="d"),
+                        _tip("share", "Published share", fmt=".1%"),
+                        _tip("source", "Source", "nominal"),
+                        _tip("where", "Where", "nominal"),
+                    ],
+                },
+                _dataset(datasets, _records(obs)),
             )
         )
-    chart = alt.layer(*layers).properties(height=height)
+    spec = _top(layer=layers, height=height, datasets=datasets)
+    if len(datasets) == 1:  # every layer on the same rows: the data sits at the top (Altair)
+        spec["data"] = main
+        for entry in layers:
+            del entry["data"]
     if title:
-        chart = chart.properties(title=title)
-    return chart
+        spec["title"] = title
+    if width is not None:
+        spec["width"] = width
+    return spec
+
+
+def _sex_panels(df: pd.DataFrame, inner: dict[str, Any]) -> dict[str, Any]:
+    """One panel per sex (women first), each with its own y scale: a faceted spec."""
+    datasets: dict[str, list] = {}
+    return _top(
+        data=_dataset(datasets, _records(df)),
+        facet={
+            "column": _field(
+                "sex", "nominal", sort=["Women", "Men"], header={"title": None, "labelFontSize": 14}
+            )
+        },
+        spec=inner,
+        resolve={"scale": {"y": "independent"}},
+        datasets=datasets,
+    )
 
 
 def headcount_chart(
@@ -611,8 +714,9 @@ def headcount_chart(
     grade_order: Sequence[str],
     width: int = 300,
     height: int = 260,
-) -> alt.FacetChart:
-    """Stacked areas of the mean headcount by grade over the years, one panel per sex.
+) -> dict[str, Any]:
+    """Vega-Lite spec (a dict): stacked areas of the mean headcount by grade over the years,
+    one panel per sex.
 
     Parameters
     ----------
@@ -628,38 +732,35 @@ def headcount_chart(
     df = stocks.copy()
     df["year"] = df["year"].astype(int)
     df["sex"] = df["sex"].map({"women": "Women", "men": "Men"})
-    area = (
-        alt.Chart(df)
-        .mark_area(opacity=0.85, line=False)
-        .encode(
-            x=_year_axis(df["year"]),
-            y=alt.Y(
-                "headcount:Q",
+    inner = {
+        "mark": {"type": "area", "opacity": 0.85, "line": False},
+        "encoding": {
+            "x": _year_axis(df["year"]),
+            "y": _field(
+                "headcount",
                 stack="zero",
                 title="Headcount (mean over runs)",
-                axis=alt.Axis(format=",.0f"),
+                axis={"format": ",.0f"},
             ),
-            color=alt.Color(
-                "grade:N",
+            "color": _field(
+                "grade",
+                "nominal",
                 sort=list(grade_order),
                 title="Grade",
-                legend=alt.Legend(orient="bottom", direction="horizontal"),
+                legend={"orient": "bottom", "direction": "horizontal"},
             ),
-            order=alt.Order("grade_index:Q", sort="ascending"),
-            tooltip=[
-                alt.Tooltip("year:Q", title="Year-end", format="d"),
-                alt.Tooltip("sex:N", title="Sex"),
-                alt.Tooltip("grade:N", title="Grade"),
-                alt.Tooltip("headcount:Q", title="Headcount", format=",.0f"),
+            "order": _field("grade_index", sort="ascending"),
+            "tooltip": [
+                _tip("year", "Year-end", fmt="d"),
+                _tip("sex", "Sex", "nominal"),
+                _tip("grade", "Grade", "nominal"),
+                _tip("headcount", "Headcount", fmt=",.0f"),
             ],
-        )
-        .properties(width=width, height=height)
-    )
-    return area.facet(
-        column=alt.Column(
-            "sex:N", sort=["Women", "Men"], header=alt.Header(title=None, labelFontSize=14)
-        )
-    ).resolve_scale(y="independent")
+        },
+        "width": width,
+        "height": height,
+    }
+    return _sex_panels(df, inner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -827,8 +928,9 @@ FLOW_COLORS = {
 
 def flows_chart(
     flows: pd.DataFrame, *, grade: str, width: int = 300, height: int = 220
-) -> alt.FacetChart:
-    """Stacked bars of one grade's mean yearly flows, one panel per sex.
+) -> dict[str, Any]:
+    """Vega-Lite spec (a dict): stacked bars of one grade's mean yearly flows, one panel per
+    sex.
 
     Inflows stack above zero, outflows (left, promoted out) below, so the net change of the
     grade's headcount is the difference of the two stacks.
@@ -836,32 +938,29 @@ def flows_chart(
     df = flows[flows["grade"] == grade].copy()
     df["sex"] = df["sex"].map({"women": "Women", "men": "Men"})
     order = list(FLOW_COLORS)
-    bars = (
-        alt.Chart(df)
-        .mark_bar()
-        .encode(
-            x=alt.X("year:O", title="Year", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("count:Q", stack="zero", title="People a year (mean over runs)"),
-            color=alt.Color(
-                "flow:N",
-                scale=alt.Scale(domain=order, range=[FLOW_COLORS[f] for f in order]),
+    inner = {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": _field("year", "ordinal", title="Year", axis={"labelAngle": 0}),
+            "y": _field("count", stack="zero", title="People a year (mean over runs)"),
+            "color": _field(
+                "flow",
+                "nominal",
+                scale={"domain": order, "range": [FLOW_COLORS[f] for f in order]},
                 title="Flow",
-                legend=alt.Legend(orient="bottom", direction="horizontal"),
+                legend={"orient": "bottom", "direction": "horizontal"},
             ),
-            tooltip=[
-                alt.Tooltip("year:O", title="Year"),
-                alt.Tooltip("sex:N", title="Sex"),
-                alt.Tooltip("flow:N", title="Flow"),
-                alt.Tooltip("count:Q", title="People (mean)", format=",.1f"),
+            "tooltip": [
+                _tip("year", "Year", "ordinal"),
+                _tip("sex", "Sex", "nominal"),
+                _tip("flow", "Flow", "nominal"),
+                _tip("count", "People (mean)", fmt=",.1f"),
             ],
-        )
-        .properties(width=width, height=height)
-    )
-    return bars.facet(
-        column=alt.Column(
-            "sex:N", sort=["Women", "Men"], header=alt.Header(title=None, labelFontSize=14)
-        )
-    ).resolve_scale(y="independent")
+        },
+        "width": width,
+        "height": height,
+    }
+    return _sex_panels(df, inner)
 
 
 def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:

@@ -20,7 +20,6 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import altair as alt
 import pandas as pd
 
 from app import components as C
@@ -57,11 +56,11 @@ def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def chart_svg(chart: alt.TopLevelMixin) -> str:
-    """Render an Altair chart to inline SVG (no script, no network)."""
+def chart_svg(spec: dict[str, Any]) -> str:
+    """Render a Vega-Lite spec to inline SVG (no script, no network)."""
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(chart.to_dict())
+    svg = vlc.vegalite_to_svg(spec)
     # Drop the XML prolog if any, so the SVG can sit inside HTML.
     start = svg.find("<svg")
     return svg[start:] if start > 0 else svg
@@ -216,7 +215,8 @@ def build_report(
             targets=targets,
             observed=C.observed_points(scenario, pop),
             title=f"Women's share: {C.population_label(scenario, pop)}",
-        ).properties(width=760)
+            width=760,
+        )
         figures.append(
             f"<figure>{chart_svg(chart)}<figcaption>Bands: the middle 50 % and 90 % of "
             f"{_e(summary['replications'])} Monte Carlo runs; solid line: their median; dashed: "

@@ -2,7 +2,7 @@
 
 The same as ``python -m streamlit run app/main.py [options]`` (every option is passed on to
 ``streamlit run``), plus one background thread. As soon as the server is up, the thread does
-the first page's work — the imports (simulator, pandas, Altair) and the engine run of the
+the first page's work — the imports (simulator, pandas) and the engine run of the
 default scenario at its default replications and seed with its chart specs
 (:func:`app.state.warm_up`, into the shared ``st.cache_data`` caches) — while the browser is
 still loading Streamlit's front end. The first page then finds its results cached; if it
@@ -60,7 +60,7 @@ def warm_up() -> None:
         # the browser: a short GIL switch interval lets it answer each request promptly.
         sys.setswitchinterval(WARMUP_SWITCH_INTERVAL_S)
         t0 = time.perf_counter()
-        from app import state  # the heavy imports: simulator, pandas, Altair
+        from app import state  # the heavy imports: simulator, pandas (no Altair)
 
         t1 = time.perf_counter()
         key = state.warm_up()

@@ -75,7 +75,7 @@ def fan_spec(scenario_text: str, replications: int, seed: int, population: str) 
         C.fan_data(data["shares"], population),
         targets=targets,
         observed=C.observed_points(scenario, population),
-    ).to_dict(validate=False)
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -83,14 +83,14 @@ def headcount_spec(scenario_text: str, replications: int, seed: int) -> dict:
     """Vega-Lite spec of a run's headcount chart."""
     data = simulate(scenario_text, replications, seed)
     grades = scenario_from_json(scenario_text).grade_ids
-    return C.headcount_chart(data["stocks"], grade_order=grades).to_dict(validate=False)
+    return C.headcount_chart(data["stocks"], grade_order=grades)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def flows_spec(scenario_text: str, replications: int, seed: int, grade: str) -> dict:
     """Vega-Lite spec of a run's flows chart for one grade."""
     data = simulate(scenario_text, replications, seed)
-    return C.flows_chart(data["flows"], grade=grade).to_dict(validate=False)
+    return C.flows_chart(data["flows"], grade=grade)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -120,7 +120,7 @@ def _two_grade_vacancy() -> dict:
 # Fan chart
 # ---------------------------------------------------------------------------------------------
 def test_fan_chart_has_two_bands_median_expected_and_target():
-    spec = C.fan_chart(_fan_frame(), targets=[TARGET], title="Women in g1").to_dict()
+    spec = C.fan_chart(_fan_frame(), targets=[TARGET], title="Women in g1")
     areas = _by_mark(spec, "area")
     assert {
         _series_name(a): (a["encoding"]["y"]["field"], a["encoding"]["y2"]["field"]) for a in areas
@@ -142,7 +142,7 @@ def test_fan_chart_has_two_bands_median_expected_and_target():
 
 
 def test_fan_chart_without_targets_has_no_target_layer_or_legend_entry():
-    spec = C.fan_chart(_fan_frame()).to_dict()
+    spec = C.fan_chart(_fan_frame())
     assert _by_mark(spec, "rule") == []
     domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
     assert domains == {C.FAN_SERIES[:-1]}
@@ -150,7 +150,7 @@ def test_fan_chart_without_targets_has_no_target_layer_or_legend_entry():
 
 def test_fan_chart_band_target_draws_both_levels():
     band = {**TARGET, "comparator": "between", "value": [0.4, 0.6]}
-    spec = C.fan_chart(_fan_frame(lo=0.3, hi=0.5), targets=[band]).to_dict()
+    spec = C.fan_chart(_fan_frame(lo=0.3, hi=0.5), targets=[band])
     (rule,) = _by_mark(spec, "rule")
     levels = [row["level"] for row in _rows(spec, rule)]
     assert levels == [0.4, 0.6]
@@ -159,7 +159,7 @@ def test_fan_chart_band_target_draws_both_levels():
 def test_fan_chart_year_axes_are_plain_integers():
     """Every x encoding of a year is quantitative with format 'd' (so 2025, not 2,025)."""
     frame = _fan_frame()
-    spec = C.fan_chart(frame, targets=[TARGET]).to_dict()
+    spec = C.fan_chart(frame, targets=[TARGET])
     year_layers = [
         layer for layer in _layers(spec) if layer["encoding"].get("x", {}).get("field") == "year"
     ]
@@ -179,7 +179,7 @@ def test_fan_chart_year_axes_are_plain_integers():
 
 def test_fan_chart_passes_data_rows_through():
     frame = _fan_frame()
-    spec = C.fan_chart(frame).to_dict()
+    spec = C.fan_chart(frame)
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
     rows = _rows(spec, band90)
     assert [r["year"] for r in rows] == list(range(2024, 2031))
@@ -189,7 +189,7 @@ def test_fan_chart_passes_data_rows_through():
 
 @pytest.mark.parametrize(("lo", "hi", "fmt"), [(0.10, 0.30, ".0%"), (0.10, 0.105, ".1%")])
 def test_fan_chart_share_axis_is_percent(lo, hi, fmt):
-    spec = C.fan_chart(_fan_frame(lo=lo, hi=hi)).to_dict()
+    spec = C.fan_chart(_fan_frame(lo=lo, hi=hi))
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
     assert band90["encoding"]["y"]["axis"]["format"] == fmt
     assert band90["encoding"]["y"]["scale"]["zero"] is False
@@ -199,7 +199,7 @@ def test_fan_chart_tolerates_missing_start_year_share():
     """The intake has no share in the start year (NaN): it becomes null, not a crash."""
     frame = _fan_frame()
     frame.loc[0, ["p05", "p25", "p50", "p75", "p95", "expected"]] = np.nan
-    spec = C.fan_chart(frame).to_dict()
+    spec = C.fan_chart(frame)
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
     assert _rows(spec, band90)[0]["p50"] is None
 
@@ -219,7 +219,7 @@ def _stocks() -> pd.DataFrame:
 
 
 def test_headcount_chart_stacks_grades_per_sex_panel():
-    spec = C.headcount_chart(_stocks(), grade_order=["entry", "middle", "top"]).to_dict()
+    spec = C.headcount_chart(_stocks(), grade_order=["entry", "middle", "top"])
     assert spec["facet"]["column"]["field"] == "sex"
     assert spec["facet"]["column"]["sort"] == ["Women", "Men"]
     inner = spec["spec"]
@@ -660,7 +660,7 @@ def test_flow_table_and_chart():
     assert (recruited["count"] >= 0).all()
     wide = C.flows_wide(flows)
     assert (wide[["left", "recruited"]] >= 0).all().all()
-    spec = C.flows_chart(flows, grade="g1").to_dict()
+    spec = C.flows_chart(flows, grade="g1")
     enc = spec["spec"]["encoding"]
     assert spec["spec"]["mark"]["type"] == "bar"
     assert enc["y"]["stack"] == "zero"
@@ -683,7 +683,7 @@ def test_observed_points_need_a_source():
     ]
     # A group is published only when every grade in it is.
     assert C.observed_points(scenario, "all_grades").empty
-    spec = C.fan_chart(_fan_frame(), targets=[TARGET], observed=pts).to_dict()
+    spec = C.fan_chart(_fan_frame(), targets=[TARGET], observed=pts)
     (square,) = [p for p in _by_mark(spec, "point") if p["mark"].get("shape") == "square"]
     assert _series_name(square) == C.OBSERVED_SERIES
     assert _rows(spec, square)[0]["source"] == "pub"
