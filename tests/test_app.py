@@ -473,3 +473,26 @@ def test_skipping_the_component_scan_loses_nothing(monkeypatch):
     monkeypatch.setattr(manifest_scanner, "scan_component_manifests", lambda *a, **k: ["x"])
     assert serve.skip_component_scan() is True
     assert manifest_scanner.scan_component_manifests() == []
+
+
+def test_pages_need_no_magic():
+    """Magic is off (.streamlit/config.toml: its syntax-tree rewrite delayed the first page):
+    a bare expression in a page would now show nothing, so there must be none."""
+    import ast
+    import tomllib
+
+    root = APP.parent
+    config = tomllib.loads((root.parent / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["magicEnabled"] is False
+    scripts = [APP, *sorted((root / "app_pages").glob("*.py"))]
+    bare = []
+    for path in scripts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Expr) and not isinstance(
+                node.value, ast.Call | ast.Await | ast.Yield | ast.YieldFrom
+            ):
+                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    continue  # a docstring: magic does not show those either
+                bare.append(f"{path.name}:{node.lineno}")
+    assert len(scripts) == 7
+    assert bare == []
