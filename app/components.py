@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator import Result, Scenario, parse_scenario
+from simulator import Result, Scenario, compile_scenario, parse_scenario
 from simulator.scenario import Series, scenario_to_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -149,6 +149,10 @@ def policies_on(scenario: Scenario, parameter: str) -> list[str]:
     return [p.id for p in scenario.policies if p.parameter == parameter]
 
 
+#: Id prefix of the policies the what-if levers add (``what-if-women-share`` ...).
+WHAT_IF_POLICY = "what-if"
+
+
 def apply_what_if(
     scenario: Scenario,
     *,
@@ -161,75 +165,127 @@ def apply_what_if(
 ) -> Scenario:
     """Return a new validated scenario with the what-if levers applied.
 
+    Every lever is in force from the scenario's first lever year
+    (:func:`first_simulated_year`: ``simulation.levers_from_year``, else the first projection
+    year) to the end: a calibrated scenario that starts in its fitting period keeps its
+    history. Each lever is a dated policy (``what-if-…``, ``from_year`` = that year), put
+    *before* the scenario's own policies, so those still apply on top of it, as they apply on
+    top of the scenario's own values; the scenario's values, and a posterior sample over them,
+    are left as they are. A lever that the scenario already carries (a what-if file
+    downloaded and uploaded again) is replaced where it stands.
+
     Parameters
     ----------
     scenario
-        The validated scenario; it is not changed (the override works on a plain copy of
+        The validated scenario; it is not changed (the policies are added to a plain copy of
         its data, which is validated again).
     women_share
-        Women's share of intake (0-1), constant over the horizon; replaces
-        ``recruitment.women_share``. Policies on ``recruitment.women_share`` still apply.
+        Women's share of intake (0-1) in every year from the first lever year (a policy
+        setting ``recruitment.women_share``).
     vacancy_odds
         Relative odds of selecting a woman rather than a man for every vacancy-mode
-        promotion step (1 = gender-neutral); replaces those steps' ``women_odds``.
+        promotion step (1 = gender-neutral): sets those steps' ``promotion.women_odds``.
     women_floor
-        Floor (0-1) on women's share of the promotions into every vacancy-mode grade;
-        replaces those steps' ``women_floor``.
+        Floor (0-1) on women's share of the promotions into every vacancy-mode grade: sets
+        those steps' ``promotion.women_floor``.
     women_attrition, men_attrition
-        Factors on every attrition probability of women (men): 0.8 means 20 % fewer leavers
-        (a retention lever). Policies on ``attrition`` still apply on top.
+        Factors on every annual attrition probability of women (men): 0.8 means 20 % fewer
+        leavers (a retention lever); scales ``attrition``.
     establishment
-        Factor on the establishment (authorised posts) of every grade that has one, rounded
-        to whole posts.
+        Factor on the establishment (authorised posts) of every grade that has one (the
+        engines round posts to whole numbers).
 
     Raises
     ------
     ScenarioError
-        If the changed scenario is invalid (e.g. a share outside 0-1).
+        If the changed scenario is invalid (e.g. a share outside 0-1, attrition above 1).
     """
     levers = (women_share, vacancy_odds, women_floor, women_attrition, men_attrition, establishment)
     if all(v is None for v in levers):
         return scenario
-    data = scenario_to_data(scenario)
+    year = first_simulated_year(scenario)
+    steps = vacancy_steps(scenario)
+    posts = [g.id for g in scenario.grades if g.establishment is not None]
+    added: list[dict[str, Any]] = []
+
+    def lever(name: str, parameter: str, what: str, **change: Any) -> None:
+        value = change.get("set", change.get("scale"))
+        added.append(
+            {
+                "id": f"{WHAT_IF_POLICY}-{name}",
+                "parameter": parameter,
+                "from_year": year,
+                **change,
+                "assumption": f"What-if lever set in the app: {what} = {value:g} from {year}.",
+            }
+        )
+
     if women_share is not None:
-        data["recruitment"]["women_share"] = float(women_share)
-    if vacancy_odds is not None:
-        for step in data.get("promotions", []):
-            if step["mode"] == "vacancy":
-                step["women_odds"] = float(vacancy_odds)
-    if women_floor is not None:
-        for step in data.get("promotions", []):
-            if step["mode"] == "vacancy":
-                step["women_floor"] = float(women_floor)
+        lever("women-share", "recruitment.women_share", "women's share of intake", set=women_share)
+    if vacancy_odds is not None and steps:
+        lever(
+            "odds",
+            "promotion.women_odds",
+            f"women's odds in vacancy promotions into {', '.join(steps)}",
+            set=float(vacancy_odds),
+            grades=steps,
+        )
+    if women_floor is not None and steps:
+        lever(
+            "floor",
+            "promotion.women_floor",
+            f"floor on women's share of promotions into {', '.join(steps)}",
+            set=float(women_floor),
+            grades=steps,
+        )
     for sex, factor in (("women", women_attrition), ("men", men_attrition)):
         if factor is not None:
-            for block in data.get("attrition", []):
-                block[sex] = _scale_values(block[sex], float(factor))
-    if establishment is not None:
-        for grade in data["grades"]:
-            if grade.get("establishment") is not None:
-                grade["establishment"] = _scale_values(
-                    grade["establishment"], float(establishment), whole=True
-                )
-    return parse_scenario(data, source=f"{scenario.name} (what-if)")
+            lever(
+                f"{sex}-attrition",
+                "attrition",
+                f"factor on {sex}'s attrition",
+                scale=float(factor),
+                sexes=[sex],
+            )
+    if establishment is not None and posts:
+        lever(
+            "establishment",
+            "establishment",
+            f"factor on the establishment of {', '.join(posts)}",
+            scale=float(establishment),
+            grades=posts,
+        )
+    data = scenario_to_data(scenario)
+    policies = list(data.get("policies", []))
+    front = []
+    for pol in added:
+        same = [
+            i
+            for i, p in enumerate(policies)
+            if p["id"] == pol["id"] and p["parameter"] == pol["parameter"]
+        ]
+        if same:  # set by the same lever before (a what-if file uploaded again): replaced
+            policies[same[0]] = pol
+            continue
+        taken = {p["id"] for p in policies + front}
+        while pol["id"] in taken:
+            pol["id"] += "-x"
+        front.append(pol)
+    data["policies"] = front + policies
+    post = data.get("posterior")
+    if post and front:  # paths into the scenario's own policies by position move down
+        post["parameters"] = [_shift_policy_index(p, len(front)) for p in post["parameters"]]
+    changed = parse_scenario(data, source=f"{scenario.name} (what-if)")
+    compile_scenario(changed)  # a lever that makes a probability impossible fails here
+    return changed
 
 
-def _scale_values(value: Any, factor: float, *, whole: bool = False) -> Any:
-    """Multiply a number, a list of numbers, a table of years or a ramp by ``factor``."""
+_POLICY_INDEX = re.compile(r"^policies\[(\d+)\]")
 
-    def one(x: float) -> float | int:
-        y = float(x) * factor
-        return round(y) if whole else y
 
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return one(value)
-    if isinstance(value, list):
-        return [one(v) for v in value]
-    if isinstance(value, dict):
-        if "start" in value and "end" in value:
-            return {**value, "start": one(value["start"]), "end": one(value["end"])}
-        return {k: one(v) for k, v in value.items()}
-    return value
+def _shift_policy_index(path: str, by: int) -> str:
+    """``policies[2].set`` -> ``policies[2+by].set`` (other paths as they are)."""
+    return _POLICY_INDEX.sub(lambda m: f"policies[{int(m.group(1)) + by}]", path)
 
 
 # ---------------------------------------------------------------------------------------------

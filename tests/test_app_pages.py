@@ -284,7 +284,11 @@ def test_downloads_offer_scenario_results_and_report(scenario_dir):
     # The TOML offered is the scenario with the lever applied, valid for `parity run`.
     run_scenario = C.apply_what_if(parse_scenario(_beta()), women_floor=0.4)
     again = loads_scenario(C.scenario_toml(run_scenario), "toml")
-    assert again.promotions[0].women_floor == 0.4
+    # The lever travels as a dated policy, first in the list, with its assumption.
+    (pol,) = [p for p in again.policies if p.id == "what-if-floor"]
+    assert (pol.parameter, pol.set, pol.grades) == ("promotion.women_floor", 0.4, ["g1"])
+    assert pol.from_year == again.first_lever_year
+    assert "What-if lever" in pol.assumption
     assert C.scenario_json(again) == C.scenario_json(run_scenario)
 
 
@@ -343,7 +347,8 @@ def test_compare_matches_decision_compare_with_common_seed(scenario_dir):
     assert diffs["share"][0].startswith(f"{100 * d['share_difference']:+.1f} pp")
     assert d["share_difference"] > 0  # a floor of 50 % raises the top grade's share
     diff_table = at.dataframe[2].value
-    assert diff_table["path"].tolist() == ["promotions[to=g1].women_floor"]
+    # The lever is a dated policy the base does not have: the diff lists it as added.
+    assert diff_table["path"].tolist() == ["policies[id=what-if-floor]"]
 
 
 def test_compare_reads_its_choice_from_the_url(scenario_dir):

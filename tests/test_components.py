@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from app import components as C
-from simulator import ScenarioError, parse_scenario, run
+from simulator import ScenarioError, compile_scenario, parse_scenario, run
 from simulator.scenario import scenario_fingerprint
 from tests.factories import ladder
 
@@ -433,15 +433,97 @@ def test_apply_what_if_returns_new_validated_scenario_and_keeps_original():
     changed = C.apply_what_if(scenario, women_share=0.45, vacancy_odds=2.5)
     assert scenario_fingerprint(scenario) == before
     assert changed is not scenario
-    assert scenario.recruitment.women_share.at(2001) == pytest.approx(0.3)
-    assert changed.recruitment.women_share.kind == "constant"
-    assert changed.recruitment.women_share.at(2001) == pytest.approx(0.45)
-    assert [p.women_odds for p in changed.promotions] == [2.5]
-    assert scenario.promotions[0].women_odds == 1.0
-    # Only the two levers changed: setting them back to the original values gives back a
-    # scenario identical to the original (the ladder's intake share is a constant 30 %).
-    restored = C.apply_what_if(changed, women_share=0.3, vacancy_odds=1.0)
-    assert scenario_fingerprint(restored) == before
+    # The levers are dated policies, first in the list; the scenario's values stay.
+    assert [(p.id, p.parameter, p.from_year, p.set) for p in changed.policies] == [
+        ("what-if-women-share", "recruitment.women_share", 2001, 0.45),
+        ("what-if-odds", "promotion.women_odds", 2001, 2.5),
+    ]
+    assert changed.policies[1].grades == ["g1"]
+    assert changed.recruitment.women_share.at(2001) == pytest.approx(0.3)
+    c = compile_scenario(changed)
+    assert np.all(c.women_share == 0.45)
+    assert np.all(c.women_odds[:, 1] == 2.5)
+    assert np.all(c.women_odds[:, 0] == 1.0)
+    # Setting them back to the original values gives the original's arrays.
+    restored = compile_scenario(C.apply_what_if(changed, women_share=0.3, vacancy_odds=1.0))
+    original = compile_scenario(scenario)
+    for name in ("women_share", "women_odds", "attrition", "initial"):
+        assert np.array_equal(getattr(restored, name), getattr(original, name)), name
+
+
+def test_what_if_levers_start_in_the_first_lever_year():
+    """A calibrated scenario keeps its history: levers change nothing before
+    ``simulation.levers_from_year``, and apply from it under the scenario's own policies."""
+    data = _two_grade_vacancy()
+    data["attrition"][0]["women"] = [0.2, 0.1]  # a years-in-grade profile
+    data["simulation"] = {**data.get("simulation", {}), "levers_from_year": 2006}
+    data["policies"] = [
+        {
+            "id": "own",
+            "parameter": "attrition",
+            "from_year": 2008,
+            "scale": 0.5,
+            "sexes": ["women"],
+            "assumption": "test",
+        }
+    ]
+    scenario = parse_scenario(data)
+    levers = {
+        "women_share": 0.45,
+        "vacancy_odds": 2.0,
+        "women_floor": 0.4,
+        "women_attrition": 0.8,
+        "men_attrition": 1.5,
+        "establishment": 1.25,
+    }
+    changed = C.apply_what_if(scenario, **levers)
+    assert changed.policies[-1].id == "own"  # the scenario's own policy stays last
+    a, b = compile_scenario(scenario), compile_scenario(changed)
+    before = b.years < 2006
+    assert before.sum() == 5  # 2001-2005
+    for name in ("women_share", "women_odds", "women_floor", "attrition", "establishment"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert np.array_equal(x[before], y[before], equal_nan=True), name  # history untouched
+        assert not np.array_equal(x[~before], y[~before], equal_nan=True), name
+    after = ~before
+    assert np.all(b.women_share[after] == 0.45)
+    assert np.all(b.women_floor[after, 1] == 0.4)
+    assert b.attrition[after][:, :, 1] == pytest.approx(1.5 * a.attrition[after][:, :, 1])
+    t06, t08 = list(b.years).index(2006), list(b.years).index(2008)
+    assert b.attrition[t06, 0, 0] == pytest.approx(0.8 * a.attrition[t06, 0, 0])
+    # The scenario's own policy (women's attrition halved from 2008) applies on top.
+    assert b.attrition[t08, 0, 0, :2] == pytest.approx(0.8 * 0.5 * np.array([0.2, 0.1]))
+    assert b.establishment[after, 1] == pytest.approx(625.0)  # 500 posts x 1.25
+    assert scenario.grades[1].establishment.at(2005) == 500  # the original is untouched
+
+
+def test_what_if_keeps_a_posterior_over_policies_by_position():
+    """Lever policies go first: a posterior path into the scenario's own policies by index
+    moves with them (``policies[0]`` becomes ``policies[n]``)."""
+    data = _two_grade_vacancy()
+    data["policies"] = [
+        {
+            "id": "own",
+            "parameter": "attrition",
+            "from_year": 2003,
+            "scale": 0.9,
+            "assumption": "test",
+        }
+    ]
+    data["posterior"] = {
+        "method": "test",
+        "parameters": ["policies[0].scale", "attrition[grade=g0].women"],
+        "draws": [[0.8, 0.1], [1.0, 0.12]],
+    }
+    scenario = parse_scenario(data)
+    changed = C.apply_what_if(scenario, women_share=0.4, women_floor=0.2)
+    assert changed.posterior.parameters == ["policies[2].scale", "attrition[grade=g0].women"]
+    from simulator.posterior import compile_draws
+
+    draws = compile_draws(changed)  # resolves, and the draws vary the scenario's own policy
+    men = scenario.attrition[1].men
+    assert draws[0].attrition[-1, 1, 1, 0] == pytest.approx(0.8 * men)
+    assert draws[1].attrition[-1, 1, 1, 0] == pytest.approx(1.0 * men)
 
 
 def test_apply_what_if_changes_odds_only_on_vacancy_steps():
@@ -455,8 +537,9 @@ def test_apply_what_if_changes_odds_only_on_vacancy_steps():
     )
     scenario = parse_scenario(data)
     assert C.vacancy_steps(scenario) == ["g2"]
-    changed = C.apply_what_if(scenario, vacancy_odds=3.0)
-    assert [(p.to, p.women_odds) for p in changed.promotions] == [("g1", 1.0), ("g2", 3.0)]
+    odds = compile_scenario(C.apply_what_if(scenario, vacancy_odds=3.0)).women_odds
+    assert np.all(odds[:, 2] == 3.0)
+    assert np.all(odds[:, :2] == 1.0)
 
 
 def test_apply_what_if_without_levers_is_identity():
@@ -468,7 +551,11 @@ def test_apply_what_if_rejects_invalid_values():
     scenario = parse_scenario(ladder(2))
     with pytest.raises(ScenarioError) as info:
         C.apply_what_if(scenario, women_share=1.5)
-    assert [i.path for i in info.value.issues] == ["recruitment.women_share"]
+    # The lever is the scenario's first policy: the message names it, the value and the range.
+    (issue,) = info.value.issues
+    assert issue.path == "policies[0].set"
+    assert issue.value == 1.5
+    assert "0 to 1" in issue.message
 
 
 def test_describe_share_series_forms():
@@ -591,23 +678,16 @@ def test_apply_what_if_scales_attrition_floor_and_establishment():
     changed = C.apply_what_if(
         scenario, women_floor=0.4, women_attrition=0.5, men_attrition=2.0, establishment=1.25
     )
-    assert changed.promotions[0].women_floor == 0.4
-    assert changed.attrition[0].women == pytest.approx([0.1, 0.05])
-    assert changed.attrition[0].men == pytest.approx(2 * scenario.attrition[0].men)
-    assert changed.attrition[1].women == pytest.approx(0.5 * scenario.attrition[1].women)
-    assert changed.grades[1].establishment.at(2005) == 625  # 500 posts x 1.25, whole posts
+    a, b = compile_scenario(scenario), compile_scenario(changed)
+    assert np.all(b.women_floor[:, 1] == 0.4)
+    assert b.attrition[:, 0, 0, :2] == pytest.approx(np.broadcast_to([0.1, 0.05], (10, 2)))
+    assert b.attrition[:, :, 1] == pytest.approx(2 * a.attrition[:, :, 1])
+    assert b.attrition[:, 1, 0] == pytest.approx(0.5 * a.attrition[:, 1, 0])
+    assert np.all(b.establishment[:, 1] == 625)  # 500 posts x 1.25
     assert scenario.grades[1].establishment.at(2005) == 500  # the original is untouched
-    with pytest.raises(ScenarioError):
+    with pytest.raises(ScenarioError) as info:
         C.apply_what_if(scenario, men_attrition=20.0)  # attrition above 1: invalid
-
-
-def test_scale_values_handles_tables_and_ramps():
-    assert C._scale_values({"2025": 100, "2030": 200}, 1.5, whole=True) == {
-        "2025": 150,
-        "2030": 300,
-    }
-    ramp = {"from_year": 2025, "to_year": 2030, "start": 0.1, "end": 0.2}
-    assert C._scale_values(ramp, 2.0) == {**ramp, "start": 0.2, "end": 0.4}
+    assert "what-if-men-attrition" in str(info.value)
 
 
 def test_query_params_of_the_new_levers():

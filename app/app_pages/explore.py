@@ -303,8 +303,9 @@ def intake_lever() -> None:
         "Change the women's share of intake",
         key=K_SHARE_ON,
         persist_state="session",
-        help="Replace the scenario's women's share of intake by one constant value for "
-        "every projection year.",
+        help="Replace the scenario's women's share of intake by one constant value from the "
+        "scenario's first lever year on (the first projection year; for a calibrated "
+        "scenario, the year after its last published figure: history stays as fitted).",
     )
     if st.session_state[K_SHARE_ON]:
         st.slider(
@@ -344,7 +345,8 @@ def what_if_notes(scenario: Scenario, share: float | None, odds: float | None) -
     notes = []
     if share is not None:
         note = (
-            f"What-if: women are {C.fmt_pct(share, 0)} of the intake in every projection year "
+            f"What-if: women are {C.fmt_pct(share, 0)} of the intake from "
+            f"{C.first_simulated_year(scenario)} "
             f"(the scenario has {C.describe_share_series(scenario.recruitment.women_share)})."
         )
         pols = C.policies_on(scenario, "recruitment.women_share")
@@ -354,7 +356,8 @@ def what_if_notes(scenario: Scenario, share: float | None, odds: float | None) -
     if odds is not None:
         note = (
             f"What-if: women's relative odds of selection for vacancies in "
-            f"{', '.join(C.vacancy_steps(scenario))} are {odds:g} (1 = gender-neutral)."
+            f"{', '.join(C.vacancy_steps(scenario))} are {odds:g} (1 = gender-neutral) from "
+            f"{C.first_simulated_year(scenario)}."
         )
         pols = C.policies_on(scenario, "promotion.women_odds")
         if pols:
@@ -370,8 +373,8 @@ def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
     if "women_floor" in levers:
         note = (
             f"What-if: at least {C.fmt_pct(levers['women_floor'], 0)} of the promotions into "
-            f"{steps} go to women, as far as eligible women exist (the scenario has "
-            f"{floor_default(scenario)} %)."
+            f"{steps} go to women from {C.first_simulated_year(scenario)}, as far as eligible "
+            f"women exist (the scenario has {floor_default(scenario)} %)."
         )
         pols = C.policies_on(scenario, "promotion.women_floor")
         if pols:
@@ -381,7 +384,7 @@ def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
         if key in levers:
             note = (
                 f"What-if: {who}'s attrition is {C.fmt_pct(levers[key], 0)} of the scenario's "
-                "in every grade."
+                f"in every grade from {C.first_simulated_year(scenario)}."
             )
             pols = C.policies_on(scenario, "attrition")
             if pols:
@@ -391,7 +394,7 @@ def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
         grades = ", ".join(g.id for g in scenario.grades if g.establishment is not None)
         notes.append(
             f"What-if: the establishment of {grades} is {C.fmt_pct(levers['establishment'], 0)} "
-            "of the scenario's posts."
+            f"of the scenario's posts from {C.first_simulated_year(scenario)}."
         )
     return notes
 
