@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator import Result, Scenario, compile_scenario, parse_scenario
+from simulator import Result, Scenario, ScenarioError, compile_scenario, parse_scenario
 from simulator.scenario import Series, scenario_to_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -145,12 +145,29 @@ def vacancy_steps(scenario: Scenario) -> list[str]:
 
 
 def policies_on(scenario: Scenario, parameter: str) -> list[str]:
-    """Ids of the scenario's policies that change ``parameter``."""
-    return [p.id for p in scenario.policies if p.parameter == parameter]
+    """Ids of the scenario's policies that change ``parameter`` (not its what-if levers: a
+    lever moved in the app replaces the policy it wrote before)."""
+    return [
+        p.id
+        for p in scenario.policies
+        if p.parameter == parameter and not is_what_if_policy(p.id, p.assumption)
+    ]
+
+
+def is_what_if_policy(pid: str, assumption: str | None) -> bool:
+    """Whether a policy is one a what-if lever wrote (:func:`apply_what_if`): its id and
+    the start of its assumption."""
+    return bool(re.fullmatch(_WHAT_IF_ID, pid)) and str(assumption or "").startswith(
+        WHAT_IF_ASSUMPTION
+    )
 
 
 #: Id prefix of the policies the what-if levers add (``what-if-women-share`` ...).
 WHAT_IF_POLICY = "what-if"
+WHAT_IF_ASSUMPTION = "What-if lever set in the app"
+_WHAT_IF_ID = (
+    rf"{WHAT_IF_POLICY}-(women-share|odds|floor|women-attrition|men-attrition|establishment)(-x)*"
+)
 
 
 def apply_what_if(
@@ -216,7 +233,7 @@ def apply_what_if(
                 "parameter": parameter,
                 "from_year": year,
                 **change,
-                "assumption": f"What-if lever set in the app: {what} = {value:g} from {year}.",
+                "assumption": f"{WHAT_IF_ASSUMPTION}: {what} = {value:g} from {year}.",
             }
         )
 
@@ -259,13 +276,15 @@ def apply_what_if(
     policies = list(data.get("policies", []))
     front = []
     for pol in added:
-        same = [
+        same = [  # the same lever (renamed "…-x" where the scenario had the id already)
             i
             for i, p in enumerate(policies)
-            if p["id"] == pol["id"] and p["parameter"] == pol["parameter"]
+            if re.fullmatch(re.escape(pol["id"]) + r"(-x)*", p["id"])
+            and p["parameter"] == pol["parameter"]
+            and is_what_if_policy(p["id"], p.get("assumption"))
         ]
         if same:  # set by the same lever before (a what-if file uploaded again): replaced
-            policies[same[0]] = pol
+            policies[same[0]] = {**pol, "id": policies[same[0]]["id"]}
             continue
         taken = {p["id"] for p in policies + front}
         while pol["id"] in taken:
@@ -278,6 +297,46 @@ def apply_what_if(
     changed = parse_scenario(data, source=f"{scenario.name} (what-if)")
     compile_scenario(changed)  # a lever that makes a probability impossible fails here
     return changed
+
+
+#: The lever each what-if policy id stands for (``apply_what_if`` keyword).
+WHAT_IF_LEVERS = {
+    f"{WHAT_IF_POLICY}-women-share": "women_share",
+    f"{WHAT_IF_POLICY}-odds": "vacancy_odds",
+    f"{WHAT_IF_POLICY}-floor": "women_floor",
+    f"{WHAT_IF_POLICY}-women-attrition": "women_attrition",
+    f"{WHAT_IF_POLICY}-men-attrition": "men_attrition",
+    f"{WHAT_IF_POLICY}-establishment": "establishment",
+}
+
+
+def split_what_if(scenario: Scenario) -> tuple[Scenario, dict[str, float]]:
+    """A scenario whose first policies are what-if levers (a file downloaded with levers set)
+    as ``(the scenario without them, the levers)``, so that the levers can start at the values
+    the file carries; ``apply_what_if(base, **levers)`` gives back exactly the scenario (it is
+    checked here, else nothing is split: ``(scenario, {})``)."""
+    policies = scenario.policies
+    levers: dict[str, float] = {}
+    for pol in policies:
+        name = WHAT_IF_LEVERS.get(pol.id)
+        if name is None or name in levers:
+            break
+        levers[name] = float(pol.set if pol.set is not None else pol.scale)
+    if not levers:
+        return scenario, {}
+    data = scenario_to_data(scenario)
+    data["policies"] = data["policies"][len(levers) :]
+    post = data.get("posterior")
+    if post:
+        post["parameters"] = [_shift_policy_index(p, -len(levers)) for p in post["parameters"]]
+    try:
+        base = parse_scenario(data, source=scenario.name)
+        again = apply_what_if(base, **levers)
+    except (ScenarioError, ValueError):
+        return scenario, {}
+    if scenario_json(again) != scenario_json(scenario):
+        return scenario, {}
+    return base, levers
 
 
 _POLICY_INDEX = re.compile(r"^policies\[(\d+)\]")

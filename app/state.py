@@ -24,6 +24,7 @@ from simulator.scenario import MAX_FILE_BYTES
 
 K_CURRENT = "_current"
 K_UPLOADS = "_uploads"
+K_UPLOAD_LEVERS = "_upload_levers"
 #: The engine's own limit on a scenario file (simulator.scenario.MAX_FILE_BYTES, 1 MB): any file
 #: the engine accepts - the app's own download of a calibrated scenario (up to about 380 KB) -
 #: can be uploaded back. Enforced in code as well as by the widget and the server config.
@@ -141,13 +142,27 @@ def uploads() -> dict[str, str]:
 
 
 def add_upload(raw: bytes, name: str) -> tuple[str | None, list[str]]:
-    """Validate an uploaded file; on success keep it and return ``(id, [])``."""
+    """Validate an uploaded file; on success keep it and return ``(id, [])``.
+
+    A file downloaded with what-if levers set carries them as its first policies; they are
+    split off for Explore (:func:`upload_levers`), whose levers then start at those values.
+    """
     text, issues = check_scenario_file(raw, name)
     if text is None:
         return None, issues
     uid = "upload-" + hashlib.sha256(raw).hexdigest()[:10]
     uploads()[uid] = text
+    base, levers = C.split_what_if(scenario_from_json(text))
+    st.session_state.setdefault(K_UPLOAD_LEVERS, {})[uid] = (
+        (C.scenario_json(base), levers) if levers else (text, {})
+    )
     return uid, []
+
+
+def upload_levers(uid: str) -> tuple[str, dict[str, float]]:
+    """``(canonical JSON without its what-if policies, the levers they set)`` of an upload
+    (the file's own text and no levers when it carries none)."""
+    return st.session_state.get(K_UPLOAD_LEVERS, {}).get(uid, (uploads()[uid], {}))
 
 
 def available() -> dict[str, tuple[str, str]]:

@@ -167,6 +167,30 @@ def test_valid_toml_upload_becomes_the_scenario(scenario_dir):
     assert any("cannot travel in a link" in i.value for i in at.info)
 
 
+def test_a_downloaded_what_if_file_uploads_with_its_levers_set(scenario_dir):
+    """The Scenario (TOML) download carries the levers as its first policies: uploaded
+    again, the levers start at those values (same numbers as the file run as it is), and
+    moving one replaces that lever's policy instead of stacking on it."""
+    levers = {"women_floor": 0.4, "women_attrition": 0.8, "women_share": 0.45}
+    file = C.apply_what_if(parse_scenario(_beta()), **levers)
+    raw = C.scenario_toml(file).encode()
+    at = new_app().run()
+    _upload(at, "whatif.toml", raw)
+    assert_clean(at)
+    ss = at.session_state
+    assert (ss["women_floor"], ss["women_attrition"], ss["women_intake"]) == (40, 80, 45)
+    assert ss["whatif_share_on"] is True
+    notes = [i.value for i in at.info]
+    assert sum(n.startswith("What\\-if") or n.startswith("What-if") for n in notes) == 3, notes
+    assert not any("still apply" in n for n in notes), notes  # the levers are not the file's own
+    _, _, summary = run_and_summarize(loads_scenario(raw, "toml"), "stochastic", REPS, 22)
+    assert_shows(at, C.target_cards_data(summary))  # the file's own numbers
+    at.session_state["women_attrition"] = 90
+    at.run()
+    assert_clean(at)
+    assert_shows(at, api_cards(_beta(), 22, women_floor=0.4, women_attrition=0.9, women_share=0.45))
+
+
 def test_json_upload_is_read_as_json(scenario_dir):
     data = _alpha()
     data["name"] = "Alpha as JSON"

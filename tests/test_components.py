@@ -30,7 +30,7 @@ import pytest
 
 from app import components as C
 from simulator import ScenarioError, compile_scenario, parse_scenario, run
-from simulator.scenario import scenario_fingerprint
+from simulator.scenario import scenario_fingerprint, scenario_to_data
 from tests.factories import ladder
 
 
@@ -928,3 +928,57 @@ def test_waterfall_reach_goal_seek_and_fit_charts():
         "fitted",
         "observed",
     ]
+
+
+SHIPPED = sorted((C.REPO_ROOT / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_a_what_if_file_splits_back_into_its_scenario_and_levers(path):
+    """Download (TOML) and upload again: the file is its scenario plus the levers, exactly."""
+    from simulator import load_scenario, loads_scenario
+
+    scenario = load_scenario(path)
+    levers: dict[str, float] = {"women_attrition": 0.9, "men_attrition": 0.95}
+    if C.has_intake_share(scenario):
+        levers["women_share"] = 0.45
+    if C.vacancy_steps(scenario):
+        levers |= {"vacancy_odds": 1.5, "women_floor": 0.3}
+    if any(g.establishment is not None for g in scenario.grades):
+        levers["establishment"] = 1.1
+    file = loads_scenario(C.scenario_toml(C.apply_what_if(scenario, **levers)), "toml")
+    base, found = C.split_what_if(file)
+    assert found == levers
+    assert C.scenario_json(base) == C.scenario_json(scenario)
+    assert C.split_what_if(scenario) == (scenario, {})  # nothing to split
+
+
+def test_split_what_if_leaves_a_file_it_cannot_reproduce():
+    scenario = parse_scenario(_two_grade_vacancy())
+    file = C.apply_what_if(scenario, women_floor=0.4)
+    data = scenario_to_data(file)
+    data["policies"][0]["from_year"] = 2005  # edited by hand: no longer what the lever writes
+    edited = parse_scenario(data)
+    assert C.split_what_if(edited) == (edited, {})
+
+
+def test_a_lever_renamed_beside_a_policy_of_the_same_id_is_replaced_not_stacked():
+    data = _two_grade_vacancy()
+    data["policies"] = [
+        {
+            "id": "what-if-women-share",  # the scenario's own policy, on another parameter
+            "parameter": "recruitment.intake",
+            "from_year": 2003,
+            "scale": 1.1,
+            "assumption": "test",
+        }
+    ]
+    scenario = parse_scenario(data)
+    once = C.apply_what_if(scenario, women_share=0.4)
+    twice = C.apply_what_if(once, women_share=0.5)
+    ids = [p.id for p in twice.policies]
+    assert ids == ["what-if-women-share-x", "what-if-women-share"]
+    assert twice.policies[0].set == 0.5
+    # The notes' list of the scenario's own policies leaves the levers out.
+    assert C.policies_on(twice, "recruitment.women_share") == []
+    assert C.policies_on(twice, "recruitment.intake") == ["what-if-women-share"]

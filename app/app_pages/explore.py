@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 import streamlit as st
 
@@ -107,9 +108,12 @@ def _read_url_once(ids: list[str]) -> None:
             ss[key] = value
 
 
-def _defaults_for(scenario: Scenario) -> None:
-    """Fill every widget value not yet set with the scenario's own values."""
+def _defaults_for(scenario: Scenario, levers: dict[str, float] | None = None) -> None:
+    """Fill every widget value not yet set with the scenario's own values, or with the
+    ``levers`` an uploaded what-if file carries (``apply_what_if`` keywords)."""
     ss = st.session_state
+    for key, value in lever_widgets(levers or {}).items():
+        ss.setdefault(key, value)
     ss.setdefault(K_REPS, C.REPS_DEFAULT)
     ss.setdefault(K_SEED, state.seed_of(scenario))
     ss.setdefault(K_SHARE_ON, False)
@@ -123,6 +127,49 @@ def _defaults_for(scenario: Scenario) -> None:
     ss.setdefault(K_WATTR, 100)
     ss.setdefault(K_MATTR, 100)
     ss.setdefault(K_EST, 100)
+
+
+def lever_widgets(levers: dict[str, float]) -> dict[str, Any]:
+    """Widget values that set ``levers`` (``apply_what_if`` keywords): the inverse of
+    :func:`active_levers`. Percent sliders take whole percents."""
+    out: dict[str, Any] = {}
+    if "women_share" in levers:
+        out[K_SHARE_ON], out[K_SHARE] = True, round(100 * levers["women_share"])
+    if "vacancy_odds" in levers:
+        out[K_ODDS_ON], out[K_ODDS] = True, levers["vacancy_odds"]
+    for key, name in (
+        (K_FLOOR, "women_floor"),
+        (K_WATTR, "women_attrition"),
+        (K_MATTR, "men_attrition"),
+        (K_EST, "establishment"),
+    ):
+        if name in levers:
+            out[key] = round(100 * levers[name])
+    return out
+
+
+#: Widget ranges of the percent levers: (lowest, highest, step).
+PERCENT_WIDGETS = {
+    K_SHARE: (0, 100, 1),
+    K_FLOOR: (0, 100, 1),
+    K_WATTR: (C.ATTRITION_PCT_MIN, C.ATTRITION_PCT_MAX, 5),
+    K_MATTR: (C.ATTRITION_PCT_MIN, C.ATTRITION_PCT_MAX, 5),
+    K_EST: (C.ESTABLISHMENT_PCT_MIN, C.ESTABLISHMENT_PCT_MAX, 5),
+}
+
+
+def levers_fit_widgets(levers: dict[str, float]) -> bool:
+    """Whether the widgets can hold ``levers`` exactly (whole percents on each slider's
+    steps, odds within the number field's range), so that they reproduce them."""
+    widgets = lever_widgets(levers)
+    for key, (lo, hi, step) in PERCENT_WIDGETS.items():
+        if key in widgets and not (lo <= widgets[key] <= hi and (widgets[key] - lo) % step == 0):
+            return False
+    shares = {K_SHARE: "women_share", K_FLOOR: "women_floor", K_WATTR: "women_attrition"}
+    shares |= {K_MATTR: "men_attrition", K_EST: "establishment"}
+    if any(k in widgets and widgets[k] / 100 != levers[n] for k, n in shares.items()):
+        return False
+    return not ("vacancy_odds" in levers and not C.ODDS_MIN <= levers["vacancy_odds"] <= C.ODDS_MAX)
 
 
 def floor_default(scenario: Scenario) -> int:
@@ -175,8 +222,13 @@ def _write_url(settings: dict[str, str]) -> None:
 show_issues = state.show_issues
 
 
-def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario | None:
-    """Render the run settings; return the selected (validated) scenario or None."""
+def sidebar(
+    ids: list[str], labels: dict[str, str], checked: dict, levers: dict[str, float]
+) -> Scenario | None:
+    """Render the run settings; return the selected (validated) scenario or None.
+
+    ``levers``: what-if levers an uploaded file carries (its first values; :func:`_defaults_for`).
+    """
     with st.sidebar:
         st.header("Run settings")
         st.selectbox(
@@ -202,7 +254,7 @@ def sidebar(ids: list[str], labels: dict[str, str], checked: dict) -> Scenario |
         if text is None:
             return None
         scenario = scenario_from_json(text)
-        _defaults_for(scenario)
+        _defaults_for(scenario, levers)
         st.number_input(
             "Replications",
             min_value=C.REPS_MIN,
@@ -636,8 +688,13 @@ def explore() -> None:
             )
         upload_error()
         return
-    for uid, text in uploaded.items():
-        checked[uid] = (text, [])
+    upload_levers: dict[str, dict[str, float]] = {}
+    for uid in uploaded:
+        text, levers = state.upload_levers(uid)
+        if not levers_fit_widgets(levers):  # the file's own text: its levers stay policies
+            text, levers = uploaded[uid], {}
+        checked[uid] = (text, [])  # a what-if file: its scenario, and its levers set below
+        upload_levers[uid] = levers
     ids = list(checked)
     labels = {
         sid: (scenario_from_json(text).name if text else f"{files[sid].name} (invalid)")
@@ -650,7 +707,7 @@ def explore() -> None:
         valid = [sid for sid in ids if checked[sid][0] is not None]
         st.session_state[K_SCENARIO] = (valid or ids)[0]
 
-    scenario = sidebar(ids, labels, checked)
+    scenario = sidebar(ids, labels, checked, upload_levers.get(st.session_state[K_SCENARIO], {}))
     for warning in st.session_state.pop(K_URL_WARNINGS, []):
         st.warning(warning, icon=":material/link_off:")
     upload_error()
