@@ -191,6 +191,33 @@ def test_a_downloaded_what_if_file_uploads_with_its_levers_set(scenario_dir):
     assert_shows(at, api_cards(_beta(), 22, women_floor=0.4, women_attrition=0.9, women_share=0.45))
 
 
+def test_an_uploaded_what_if_file_is_offered_once_in_compare(scenario_dir):
+    file = C.apply_what_if(parse_scenario(_beta()), women_floor=0.4)
+    at = new_app().run()
+    _upload(at, "whatif.toml", C.scenario_toml(file).encode())
+    at.switch_page("app_pages/compare.py").run()
+    assert_clean(at)
+    items = at.multiselect(key="cmp_items").value
+    assert "view" not in items  # the Explore view with its levers is the upload itself
+    assert items[0].startswith("upload-")
+    assert len(items) == 2
+
+
+def test_a_file_whose_levers_the_widgets_cannot_give_back_is_run_as_it_is(scenario_dir):
+    """A lever at the scenario's own value (the widgets would drop it), or off the slider's
+    steps, stays a policy of the file: the page runs the file's own text."""
+    base = parse_scenario(_beta())
+    noop = C.apply_what_if(base, women_floor=0.4, women_attrition=1.0)
+    off_step = C.apply_what_if(base, women_attrition=0.83)
+    for file in (noop, off_step):
+        at = new_app().run()
+        _upload(at, "whatif.toml", C.scenario_toml(file).encode())
+        assert_clean(at)
+        view = at.session_state["_current"]
+        assert view["run_json"] == C.scenario_json(file)
+        assert view["levers"] == {}
+
+
 def test_json_upload_is_read_as_json(scenario_dir):
     data = _alpha()
     data["name"] = "Alpha as JSON"

@@ -86,7 +86,9 @@ def page() -> None:
     offer = state.available()
     view = state.current()
     options: dict[str, tuple[str, str]] = {}
-    if view is not None and view.get("levers"):
+    same = {text for _label, text in offer.values()}
+    if view is not None and view.get("levers") and view["run_json"] not in same:
+        # (An uploaded what-if file shown with its own levers is that upload: not offered twice.)
         options[VIEW] = (f"Explore view: {view['label']} with its levers", view["run_json"])
     options.update(offer)
     _read_url_once(list(options))

@@ -158,10 +158,21 @@ PERCENT_WIDGETS = {
 }
 
 
-def levers_fit_widgets(levers: dict[str, float]) -> bool:
+def levers_fit_widgets(scenario: Scenario, levers: dict[str, float]) -> bool:
     """Whether the widgets can hold ``levers`` exactly (whole percents on each slider's
-    steps, odds within the number field's range), so that they reproduce them."""
+    steps, odds within the number field's range) and give them back (a lever at the
+    scenario's own value, which the widgets would drop, does not fit)."""
     widgets = lever_widgets(levers)
+    resting = {
+        K_SHARE_ON: False,
+        K_ODDS_ON: False,
+        K_FLOOR: floor_default(scenario),
+        K_WATTR: 100,
+        K_MATTR: 100,
+        K_EST: 100,
+    }
+    if active_levers(scenario, resting | widgets) != levers:
+        return False
     for key, (lo, hi, step) in PERCENT_WIDGETS.items():
         if key in widgets and not (lo <= widgets[key] <= hi and (widgets[key] - lo) % step == 0):
             return False
@@ -373,9 +384,10 @@ def intake_lever() -> None:
         )
 
 
-def active_levers(scenario: Scenario) -> dict[str, float]:
-    """The levers in force as ``apply_what_if`` keyword arguments (only the changed ones)."""
-    ss = st.session_state
+def active_levers(scenario: Scenario, values: Any = None) -> dict[str, float]:
+    """The levers in force as ``apply_what_if`` keyword arguments (only the changed ones),
+    from the widgets' values (``values``, default the session's)."""
+    ss = st.session_state if values is None else values
     out: dict[str, float] = {}
     if ss[K_SHARE_ON] and C.has_intake_share(scenario):
         out["women_share"] = ss[K_SHARE] / 100
@@ -691,7 +703,8 @@ def explore() -> None:
     upload_levers: dict[str, dict[str, float]] = {}
     for uid in uploaded:
         text, levers = state.upload_levers(uid)
-        if not levers_fit_widgets(levers):  # the file's own text: its levers stay policies
+        if levers and not levers_fit_widgets(scenario_from_json(text), levers):
+            # the file's own text: its levers stay policies
             text, levers = uploaded[uid], {}
         checked[uid] = (text, [])  # a what-if file: its scenario, and its levers set below
         upload_levers[uid] = levers
