@@ -126,3 +126,38 @@ def app_beta() -> dict[str, Any]:
     data["name"] = "Beta vacancy test"
     data["simulation"] = {"replications": 1000, "seed": 22}
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart inputs (app.components chart builders)
+# ---------------------------------------------------------------------------------------------
+FAN_TARGET = {
+    "id": "t1",
+    "label": "At least 20 % women in g1 by 2030",
+    "population": "g1",
+    "comparator": "at_least",
+    "value": 0.2,
+    "deadline": 2030,
+}
+
+
+def fan_frame(years=range(2024, 2031), lo=0.10, hi=0.30):
+    """One population's rows for ``fan_chart``: quantiles spread around a line from lo to hi."""
+    import numpy as np
+    import pandas as pd
+
+    ys = list(years)
+    base = np.linspace(lo, hi, len(ys))
+    return pd.DataFrame(
+        {
+            "population": "g1",
+            "year": ys,
+            "p05": base - 0.02,
+            "p25": base - 0.01,
+            "p50": base,
+            "p75": base + 0.01,
+            "p95": base + 0.02,
+            "mean": base,
+            "expected": base + 0.001,
+        }
+    )

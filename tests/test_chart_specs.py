@@ -27,36 +27,12 @@ import pandas as pd
 import pytest
 
 from app import components as C
+from tests.factories import FAN_TARGET as TARGET
+from tests.factories import fan_frame
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "charts"
 
-TARGET = {
-    "id": "t1",
-    "label": "At least 20 % women in g1 by 2030",
-    "population": "g1",
-    "comparator": "at_least",
-    "value": 0.2,
-    "deadline": 2030,
-}
 BAND = {**TARGET, "id": "b", "label": "Between 30 and 50 %", "value": [0.3, 0.5]}
-
-
-def fan_frame(years=range(2024, 2031), lo=0.10, hi=0.30) -> pd.DataFrame:
-    ys = list(years)
-    base = np.linspace(lo, hi, len(ys))
-    return pd.DataFrame(
-        {
-            "population": "g1",
-            "year": ys,
-            "p05": base - 0.02,
-            "p25": base - 0.01,
-            "p50": base,
-            "p75": base + 0.01,
-            "p95": base + 0.02,
-            "mean": base,
-            "expected": base + 0.001,
-        }
-    )
 
 
 def stocks() -> pd.DataFrame:

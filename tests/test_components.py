@@ -31,39 +31,12 @@ import pytest
 from app import components as C
 from simulator import ScenarioError, compile_scenario, parse_scenario, run
 from simulator.scenario import scenario_fingerprint, scenario_to_data
-from tests.factories import ladder
-
+from tests.factories import FAN_TARGET as TARGET
+from tests.factories import fan_frame, ladder
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------------
-def _fan_frame(years=range(2024, 2031), lo=0.10, hi=0.30) -> pd.DataFrame:
-    ys = list(years)
-    n = len(ys)
-    base = np.linspace(lo, hi, n)
-    return pd.DataFrame(
-        {
-            "population": "g1",
-            "year": ys,
-            "p05": base - 0.02,
-            "p25": base - 0.01,
-            "p50": base,
-            "p75": base + 0.01,
-            "p95": base + 0.02,
-            "mean": base,
-            "expected": base + 0.001,
-        }
-    )
-
-
-TARGET = {
-    "id": "t1",
-    "label": "At least 20 % women in g1 by 2030",
-    "population": "g1",
-    "comparator": "at_least",
-    "value": 0.2,
-    "deadline": 2030,
-}
 
 
 def _layers(spec: dict) -> list[dict]:
@@ -120,7 +93,7 @@ def _two_grade_vacancy() -> dict:
 # Fan chart
 # ---------------------------------------------------------------------------------------------
 def test_fan_chart_has_two_bands_median_expected_and_target():
-    spec = C.fan_chart(_fan_frame(), targets=[TARGET], title="Women in g1")
+    spec = C.fan_chart(fan_frame(), targets=[TARGET], title="Women in g1")
     areas = _by_mark(spec, "area")
     assert {
         _series_name(a): (a["encoding"]["y"]["field"], a["encoding"]["y2"]["field"]) for a in areas
@@ -142,7 +115,7 @@ def test_fan_chart_has_two_bands_median_expected_and_target():
 
 
 def test_fan_chart_without_targets_has_no_target_layer_or_legend_entry():
-    spec = C.fan_chart(_fan_frame())
+    spec = C.fan_chart(fan_frame())
     assert _by_mark(spec, "rule") == []
     domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
     assert domains == {C.FAN_SERIES[:-1]}
@@ -150,7 +123,7 @@ def test_fan_chart_without_targets_has_no_target_layer_or_legend_entry():
 
 def test_fan_chart_band_target_draws_both_levels():
     band = {**TARGET, "comparator": "between", "value": [0.4, 0.6]}
-    spec = C.fan_chart(_fan_frame(lo=0.3, hi=0.5), targets=[band])
+    spec = C.fan_chart(fan_frame(lo=0.3, hi=0.5), targets=[band])
     (rule,) = _by_mark(spec, "rule")
     levels = [row["level"] for row in _rows(spec, rule)]
     assert levels == [0.4, 0.6]
@@ -158,7 +131,7 @@ def test_fan_chart_band_target_draws_both_levels():
 
 def test_fan_chart_year_axes_are_plain_integers():
     """Every x encoding of a year is quantitative with format 'd' (so 2025, not 2,025)."""
-    frame = _fan_frame()
+    frame = fan_frame()
     spec = C.fan_chart(frame, targets=[TARGET])
     year_layers = [
         layer for layer in _layers(spec) if layer["encoding"].get("x", {}).get("field") == "year"
@@ -178,7 +151,7 @@ def test_fan_chart_year_axes_are_plain_integers():
 
 
 def test_fan_chart_passes_data_rows_through():
-    frame = _fan_frame()
+    frame = fan_frame()
     spec = C.fan_chart(frame)
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
     rows = _rows(spec, band90)
@@ -189,7 +162,7 @@ def test_fan_chart_passes_data_rows_through():
 
 @pytest.mark.parametrize(("lo", "hi", "fmt"), [(0.10, 0.30, ".0%"), (0.10, 0.105, ".1%")])
 def test_fan_chart_share_axis_is_percent(lo, hi, fmt):
-    spec = C.fan_chart(_fan_frame(lo=lo, hi=hi))
+    spec = C.fan_chart(fan_frame(lo=lo, hi=hi))
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
     assert band90["encoding"]["y"]["axis"]["format"] == fmt
     assert band90["encoding"]["y"]["scale"]["zero"] is False
@@ -197,7 +170,7 @@ def test_fan_chart_share_axis_is_percent(lo, hi, fmt):
 
 def test_fan_chart_tolerates_missing_start_year_share():
     """The intake has no share in the start year (NaN): it becomes null, not a crash."""
-    frame = _fan_frame()
+    frame = fan_frame()
     frame.loc[0, ["p05", "p25", "p50", "p75", "p95", "expected"]] = np.nan
     spec = C.fan_chart(frame)
     (band90,) = [a for a in _by_mark(spec, "area") if _series_name(a) == "90 % of runs"]
@@ -763,7 +736,7 @@ def test_observed_points_need_a_source():
     ]
     # A group is published only when every grade in it is.
     assert C.observed_points(scenario, "all_grades").empty
-    spec = C.fan_chart(_fan_frame(), targets=[TARGET], observed=pts)
+    spec = C.fan_chart(fan_frame(), targets=[TARGET], observed=pts)
     (square,) = [p for p in _by_mark(spec, "point") if p["mark"].get("shape") == "square"]
     assert _series_name(square) == C.OBSERVED_SERIES
     assert _rows(spec, square)[0]["source"] == "pub"

@@ -101,8 +101,8 @@ def test_a_flow_target_at_the_start_year_is_refused_with_its_field(population):
     parse_scenario(data)
 
 
-def test_a_posterior_on_a_deployment_policy_is_refused():
-    data = _reform_data()
+def _add_deployment_floor_policy(data: dict) -> None:
+    """A policy ``deploy-floor`` on the deployment pools' floor (every replication shares it)."""
     data["policies"].append(
         {
             "id": "deploy-floor",
@@ -112,6 +112,11 @@ def test_a_posterior_on_a_deployment_policy_is_refused():
             "assumption": "test",
         }
     )
+
+
+def test_a_posterior_on_a_deployment_policy_is_refused():
+    data = _reform_data()
+    _add_deployment_floor_policy(data)
     good = copy.deepcopy(data)
     data["posterior"] = {
         "method": "test",
@@ -139,15 +144,7 @@ def test_a_fit_keeps_in_its_posterior_only_what_compile_draws_accepts():
     from simulator.posterior import drawn_per_replication
 
     data = _reform_data()
-    data["policies"].append(
-        {
-            "id": "deploy-floor",
-            "parameter": "deployment.women_floor",
-            "from_year": data["start_year"] + 2,
-            "set": 0.2,
-            "assumption": "test",
-        }
-    )
+    _add_deployment_floor_policy(data)
     assert not drawn_per_replication(data, "policies[id=deploy-floor].set")
     assert not drawn_per_replication(data, "deployments[0].women_odds")
     assert drawn_per_replication(data, "attrition[0].men")

@@ -42,6 +42,9 @@ K_FLOOR = "women_floor"
 K_WATTR = "women_attrition"
 K_MATTR = "men_attrition"
 K_EST = "establishment"
+#: The percent levers: each widget key is also the lever's name (``apply_what_if`` keyword and
+#: URL key); the widget holds a whole percent, the lever the fraction.
+PERCENT_LEVERS = (K_FLOOR, K_WATTR, K_MATTR, K_EST)
 K_POP = "population"
 K_FLOW_GRADE = "flow_grade"
 K_HC_TABLE = "headcount_table_open"
@@ -102,7 +105,7 @@ def _read_url_once(ids: list[str]) -> None:
     if qs.women_odds is not None:
         ss[K_ODDS_ON] = True
         ss[K_ODDS] = qs.women_odds
-    for key in (K_FLOOR, K_WATTR, K_MATTR, K_EST):
+    for key in PERCENT_LEVERS:
         value = getattr(qs, key)
         if value is not None:
             ss[key] = value
@@ -112,21 +115,25 @@ def _defaults_for(scenario: Scenario, levers: dict[str, float] | None = None) ->
     """Fill every widget value not yet set with the scenario's own values, or with the
     ``levers`` an uploaded what-if file carries (``apply_what_if`` keywords)."""
     ss = st.session_state
-    for key, value in lever_widgets(levers or {}).items():
+    for key, value in (own_widget_values(scenario) | lever_widgets(levers or {})).items():
         ss.setdefault(key, value)
     ss.setdefault(K_REPS, C.REPS_DEFAULT)
     ss.setdefault(K_SEED, state.seed_of(scenario))
-    ss.setdefault(K_SHARE_ON, False)
+
+
+def own_widget_values(scenario: Scenario) -> dict[str, Any]:
+    """The lever widgets at the scenario's own values (every lever off)."""
     share = C.baseline_intake_share(scenario)
-    ss.setdefault(K_SHARE, round(100 * share) if share is not None else 50)
-    ss.setdefault(K_ODDS_ON, False)
     odds = [p.women_odds for p in scenario.promotions if p.mode == "vacancy"]
-    # The widget's bounds: a scenario's own odds outside them start at the nearest bound.
-    ss.setdefault(K_ODDS, min(max(float(odds[0]), C.ODDS_MIN), C.ODDS_MAX) if odds else 1.0)
-    ss.setdefault(K_FLOOR, floor_default(scenario))
-    ss.setdefault(K_WATTR, 100)
-    ss.setdefault(K_MATTR, 100)
-    ss.setdefault(K_EST, 100)
+    return {
+        K_SHARE_ON: False,
+        K_SHARE: round(100 * share) if share is not None else 50,
+        K_ODDS_ON: False,
+        # The widget's bounds: a scenario's own odds outside them start at the nearest bound.
+        K_ODDS: min(max(float(odds[0]), C.ODDS_MIN), C.ODDS_MAX) if odds else 1.0,
+        K_FLOOR: floor_default(scenario),
+        **{key: 100 for key in (K_WATTR, K_MATTR, K_EST)},
+    }
 
 
 def lever_widgets(levers: dict[str, float]) -> dict[str, Any]:
@@ -137,14 +144,9 @@ def lever_widgets(levers: dict[str, float]) -> dict[str, Any]:
         out[K_SHARE_ON], out[K_SHARE] = True, round(100 * levers["women_share"])
     if "vacancy_odds" in levers:
         out[K_ODDS_ON], out[K_ODDS] = True, levers["vacancy_odds"]
-    for key, name in (
-        (K_FLOOR, "women_floor"),
-        (K_WATTR, "women_attrition"),
-        (K_MATTR, "men_attrition"),
-        (K_EST, "establishment"),
-    ):
-        if name in levers:
-            out[key] = round(100 * levers[name])
+    for key in PERCENT_LEVERS:
+        if key in levers:
+            out[key] = round(100 * levers[key])
     return out
 
 
@@ -163,23 +165,11 @@ def levers_fit_widgets(scenario: Scenario, levers: dict[str, float]) -> bool:
     steps, odds within the number field's range) and give them back (a lever at the
     scenario's own value, which the widgets would drop, does not fit)."""
     widgets = lever_widgets(levers)
-    resting = {
-        K_SHARE_ON: False,
-        K_ODDS_ON: False,
-        K_FLOOR: floor_default(scenario),
-        K_WATTR: 100,
-        K_MATTR: 100,
-        K_EST: 100,
-    }
-    if active_levers(scenario, resting | widgets) != levers:
-        return False
+    if active_levers(scenario, own_widget_values(scenario) | widgets) != levers:
+        return False  # not whole percents, or a lever at the scenario's own value
     for key, (lo, hi, step) in PERCENT_WIDGETS.items():
         if key in widgets and not (lo <= widgets[key] <= hi and (widgets[key] - lo) % step == 0):
             return False
-    shares = {K_SHARE: "women_share", K_FLOOR: "women_floor", K_WATTR: "women_attrition"}
-    shares |= {K_MATTR: "men_attrition", K_EST: "establishment"}
-    if any(k in widgets and widgets[k] / 100 != levers[n] for k, n in shares.items()):
-        return False
     return not ("vacancy_odds" in levers and not C.ODDS_MIN <= levers["vacancy_odds"] <= C.ODDS_MAX)
 
 
@@ -393,14 +383,16 @@ def active_levers(scenario: Scenario, values: Any = None) -> dict[str, float]:
         out["women_share"] = ss[K_SHARE] / 100
     if ss[K_ODDS_ON] and C.vacancy_steps(scenario):
         out["vacancy_odds"] = float(ss[K_ODDS])
-    if C.vacancy_steps(scenario) and ss[K_FLOOR] != floor_default(scenario):
-        out["women_floor"] = ss[K_FLOOR] / 100
-    if ss[K_WATTR] != 100:
-        out["women_attrition"] = ss[K_WATTR] / 100
-    if ss[K_MATTR] != 100:
-        out["men_attrition"] = ss[K_MATTR] / 100
-    if has_establishment(scenario) and ss[K_EST] != 100:
-        out["establishment"] = ss[K_EST] / 100
+    applies = {
+        K_FLOOR: bool(C.vacancy_steps(scenario)),
+        K_WATTR: True,
+        K_MATTR: True,
+        K_EST: has_establishment(scenario),
+    }
+    own = own_widget_values(scenario)
+    for key in PERCENT_LEVERS:
+        if applies[key] and ss[key] != own[key]:
+            out[key] = ss[key] / 100
     return out
 
 
@@ -742,13 +734,8 @@ def explore() -> None:
         url["women_intake"] = str(ss[K_SHARE])
     if "vacancy_odds" in levers:
         url["women_odds"] = f"{levers['vacancy_odds']:g}"
-    for key, lever in (
-        (K_FLOOR, "women_floor"),
-        (K_WATTR, "women_attrition"),
-        (K_MATTR, "men_attrition"),
-        (K_EST, "establishment"),
-    ):
-        if lever in levers:
+    for key in PERCENT_LEVERS:
+        if key in levers:
             url[key] = str(ss[key])
     _write_url(url)
 
