@@ -179,16 +179,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _check_with_engine(data: dict[str, Any]) -> None:
-    """Compile every draw as ``parity run`` will (when the engine's posterior support exists)."""
-    import copy
-
+    """Compile every draw as ``parity run`` will (``data`` is left unchanged: parsing does not
+    change its input, tested in tests/test_posterior.py)."""
+    from simulator.posterior import compile_draws
     from simulator.scenario import parse_scenario
 
-    try:
-        from simulator.posterior import compile_draws
-    except ImportError:  # pragma: no cover - older engine without posterior support
-        return
-    compile_draws(parse_scenario(copy.deepcopy(data), source="calibrated scenario"))
+    compile_draws(parse_scenario(data, source="calibrated scenario"))
 
 
 def fit_problem_with_progress(problem: Any) -> Any:

@@ -83,7 +83,7 @@ def run(
     if parameter_uncertainty and s.posterior is not None:
         from simulator.posterior import compile_draws
 
-        draws = compile_draws(s)
+        draws = compile_draws(s, c)
     if engine == "agents":
         from simulator.agents import run_agents
 

@@ -143,6 +143,8 @@ def _series(series: Series | None, years: np.ndarray, default: float = np.nan) -
         step_values = np.array([v for _, v in series.steps], dtype=float)
         # at(): the last step at or before the year, else the first step.
         return step_values[np.maximum(np.searchsorted(step_years, years, side="right") - 1, 0)]
+    if series.to_year <= series.from_year:  # built by hand (the parser refuses it): at()
+        return np.array([series.at(int(y)) for y in years], dtype=float)
     frac = (years - series.from_year) / (series.to_year - series.from_year)
     ramp = series.start + frac * (series.end - series.start)
     inside = np.where(years >= series.to_year, series.end, ramp)
@@ -442,6 +444,18 @@ def compile_scenario(s: Scenario) -> Compiled:
                     float(arr.flat[np.argmax((arr < 0) | (arr > 1))]),
                 )
             )
+    stepped = mode > 0  # grades with a promotion step into them
+    if (odds[:, stepped] <= 0).any():  # a policy set or scaled the odds to 0
+        t, j = (int(x) for x in np.argwhere(odds[:, stepped] <= 0)[0])
+        g = int(np.flatnonzero(stepped)[j])
+        issues.append(
+            Issue(
+                f"promotions[{step_block[g]}].women_odds",
+                f"women's relative odds must stay above 0; in {years[t]} they are "
+                f"{odds[t, g]:g}{blame(int(years[t]))}",
+                float(odds[t, g]),
+            )
+        )
     if (intake < 0).any():
         issues.append(
             Issue("recruitment.intake", "intake must not be negative", float(intake.min()))

@@ -129,9 +129,10 @@ def wallenius_rvs(
     if urn is None:
         from scipy import stats
 
-        return stats.nchypergeom_wallenius.rvs(
+        variates = stats.nchypergeom_wallenius.rvs(
             pool_w + pool_m, pool_w, n_draw, odds, random_state=gen
         )
+        return np.atleast_1d(variates).astype(np.int64)  # (a scalar for one element)
     sample = urn.rvs_wallenius
     w = np.broadcast_to(np.asarray(odds, float), pool_w.shape)
     out = np.empty(pool_w.shape, np.int64)

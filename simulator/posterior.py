@@ -61,8 +61,11 @@ _CACHE: OrderedDict[str, list[Compiled]] = OrderedDict()
 _CACHE_SIZE = 8
 
 
-def compile_draws(scenario: Scenario) -> list[Compiled]:
+def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Compiled]:
     """Return one compiled scenario per posterior draw (cached by the scenario's sha256).
+
+    ``point``: the scenario already compiled, when the caller has it (else it is compiled
+    here): the draws' structure is checked against it.
 
     Raises
     ------
@@ -124,7 +127,8 @@ def compile_draws(scenario: Scenario) -> list[Compiled]:
             shift[j] = float(current) - post.point[j]
     if issues:
         raise ScenarioError(issues, scenario.name)
-    point = compile_scenario(scenario)
+    if point is None or point.scenario is not scenario:
+        point = compile_scenario(scenario)
     chains = [_key_chain(base, path) for path in steps]
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):

@@ -101,16 +101,20 @@ def test_pairwise_sum_is_numpys_summation_order(values):
 def _wallenius_cases(seed: int, repeated: bool):
     rng = np.random.default_rng(seed)
     size = 400
-    if repeated:  # pools that repeat: the urn's table for repeated parameters is used
-        pool_w = np.repeat(rng.integers(0, 400, 8), size // 8)
-        pool_m = np.repeat(rng.integers(0, 2000, 8), size // 8)
+    if repeated:  # the same parameters in runs: the urn's table for repeated parameters is used
+        runs = 8
+        pool_w = np.repeat(rng.integers(1, 400, runs), size // runs)
+        pool_m = np.repeat(rng.integers(1, 2000, runs), size // runs)
+        n_draw = np.repeat(rng.integers(1, 120, runs), size // runs)
+        odds = np.repeat(rng.uniform(0.2, 5.0, runs), size // runs)
     else:
         pool_w = rng.integers(0, 400, size)
         pool_m = rng.integers(0, 2000, size)
-    total = pool_w + pool_m
-    n_draw = np.minimum(rng.integers(0, 120, size), total)
+        n_draw = rng.integers(0, 120, size)
+        odds = rng.uniform(0.2, 5.0, size)
+    n_draw = np.minimum(n_draw, pool_w + pool_m)
     keep = np.minimum(n_draw, pool_w) > np.maximum(0, n_draw - pool_m)  # as select() passes
-    return pool_w[keep], pool_m[keep], n_draw[keep], rng.uniform(0.2, 5.0, keep.sum())
+    return pool_w[keep], pool_m[keep], n_draw[keep], odds[keep]
 
 
 @pytest.mark.parametrize("repeated", [False, True])
@@ -143,6 +147,47 @@ def test_wallenius_rvs_falls_back_to_the_public_rvs(monkeypatch):
     monkeypatch.setattr(engine, "_new_urn", lambda: None)
     slow = engine.wallenius_rvs(pool_w, pool_m, n_draw, 0.5, np.random.default_rng(1))
     np.testing.assert_array_equal(fast, slow)
+    one = engine.wallenius_rvs(pool_w[:1], pool_m[:1], n_draw[:1], 0.5, np.random.default_rng(1))
+    assert one.shape == (1,)  # an array for one element too, as on the fast path
+    assert one.dtype == np.int64
+    assert one[0] == fast[0]
+
+
+def test_a_policy_that_drives_the_odds_to_zero_is_an_error_naming_the_step():
+    """The baseline odds must be above 0, a policy may set 0: compile refuses it (the urn
+    sampler cannot draw with a zero weight)."""
+    from simulator.errors import ScenarioError
+    from simulator.scenario import scenario_to_data
+
+    raw = scenario_to_data(load_scenario(ROOT / "scenarios" / "dk_police.toml"))
+    raw["policies"] = [
+        {
+            "id": "no-women",
+            "parameter": "promotion.women_odds",
+            "from_year": 2027,
+            "scale": 0.0,
+            "assumption": "test",
+        }
+    ]
+    with pytest.raises(ScenarioError) as exc:
+        compile_scenario(parse_scenario(raw))
+    (issue,) = exc.value.issues
+    assert issue.path == "promotions[0].women_odds"
+    assert "above 0" in issue.message
+    assert "no-women" in issue.message
+    assert "2027" in issue.message
+    assert issue.value == 0.0
+
+
+def test_compiled_series_of_a_hand_built_empty_ramp_is_at():
+    from simulator.compiled import _series
+    from simulator.scenario import Series
+
+    ramp = Series("ramp", from_year=2020, to_year=2020, start=0.1, end=0.3)
+    years = np.arange(2018, 2023)
+    with np.errstate(all="raise"):
+        got = _series(ramp, years)
+    assert got.tolist() == [ramp.at(int(y)) for y in years]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -137,10 +137,11 @@ def test_a_posterior_on_a_deployment_policy_is_refused():
     assert len(compile_draws(parse_scenario(good))) == 2
 
 
-def test_a_fit_keeps_in_its_posterior_only_what_compile_draws_accepts():
-    """calibration.fit writes a posterior of the paths ``drawn_per_replication`` keeps; a
+def test_drawn_per_replication_keeps_exactly_what_compile_draws_accepts():
+    """calibration.fit keeps in a posterior the paths ``drawn_per_replication`` keeps (a
     policy on a deployment pool was kept, and compile_draws then refused the calibrated
-    scenario after the whole fit."""
+    scenario after the whole fit). This checks the helper against compile_draws; no test runs
+    a whole fit with a pool policy."""
     from simulator.posterior import drawn_per_replication
 
     data = _reform_data()
