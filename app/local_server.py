@@ -96,3 +96,13 @@ def wait_healthy(
         if time.monotonic() > deadline:
             raise RuntimeError(f"the server was not healthy after {timeout:.0f} s")
         time.sleep(poll)
+
+
+def wait_idle(page, timeout: float = 30_000) -> None:
+    """Wait until the app in a Playwright ``page`` is connected and no script run is in
+    progress (``timeout`` in ms)."""
+    from playwright.sync_api import expect  # (Playwright is a test and measuring tool only)
+
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)

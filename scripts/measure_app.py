@@ -72,6 +72,7 @@ from app.local_server import (  # noqa: E402
     kill_group,
     start_server,
     wait_healthy,
+    wait_idle,
 )
 
 VIEWPORT = {"width": 1280, "height": 2400}
@@ -215,14 +216,6 @@ def wait_ready(page: Any, t0: float, t0_wall: float, out: dict[str, float]) -> N
     out.update(page_times(page, t0_wall))
 
 
-def wait_idle(page: Any) -> None:
-    from playwright.sync_api import expect
-
-    app = page.get_by_test_id("stApp")
-    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=TIMEOUT_MS)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=TIMEOUT_MS)
-
-
 def measure_levers(
     browser: Any, url: str, n: int, scenario: str = "dk_police"
 ) -> tuple[list[float], list[float]]:
@@ -235,11 +228,11 @@ def measure_levers(
         page = context.new_page()
         page.goto(f"{url}/?scenario={scenario}&reps=500")
         wait_ready(page, time.monotonic(), time.time(), {})
-        wait_idle(page)
+        wait_idle(page, TIMEOUT_MS)
         page.get_by_text("Change women's odds in vacancy promotions").click()
         odds = page.get_by_role("spinbutton", name="Women's relative odds of selection")
         expect(odds).to_be_visible(timeout=TIMEOUT_MS)
-        wait_idle(page)
+        wait_idle(page, TIMEOUT_MS)
         times, polled = [], []
         for i in range(n):
             value = f"{3 - 0.25 * i:g}"
@@ -248,7 +241,7 @@ def measure_levers(
             t = time.monotonic()
             odds.press("Enter")
             expect(run_stamp(page)).not_to_have_text(before, timeout=TIMEOUT_MS)
-            wait_idle(page)
+            wait_idle(page, TIMEOUT_MS)
             page.evaluate(TWO_FRAMES_JS)
             polled.append(time.monotonic() - t)
             page.wait_for_function(

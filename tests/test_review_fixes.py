@@ -28,8 +28,10 @@ import pytest
 
 from simulator import compile_scenario, load_scenario, parse_scenario
 from simulator.analytics import _extend, _frozen, years_to_target
+from simulator.engine import run_expected_raw
 from simulator.errors import ScenarioError
 from simulator.posterior import compile_draws
+from simulator.results import Result
 from simulator.scenario import Target
 from tests.test_calibration_fit import problem_report
 
@@ -64,7 +66,14 @@ def test_extending_the_horizon_keeps_a_deployment_pools_grade_mask():
         {"id": "d", "population": "deployed", "comparator": "at_least", "value": 0.5,
          "deadline": data["end_year"], "assumption": "test"}
     )  # fmt: skip
-    years_to_target(c, target, horizon=40)  # ran into an IndexError before
+    # Ran into an IndexError before. The deployed share stays below 50 % over the 40 years;
+    # its highest value is first reached at the horizon's end.
+    assert years_to_target(c, target, horizon=40) == {"first_year": None, "years": None}
+    extended = _extend(c, 40)
+    share = Result(extended, "expected", run_expected_raw(extended)).share("deployed")[0]
+    assert share.max() < 0.5
+    peak = target.model_copy(update={"value": float(share.max())})
+    assert years_to_target(c, peak, horizon=40)["first_year"] == c.start_year + 40
 
 
 def test_years_to_target_of_a_funnel_population_is_a_number():
@@ -146,18 +155,22 @@ def test_drawn_per_replication_keeps_exactly_what_compile_draws_accepts():
 
     data = _reform_data()
     _add_deployment_floor_policy(data)
-    assert not drawn_per_replication(data, "policies[id=deploy-floor].set")
-    assert not drawn_per_replication(data, "deployments[0].women_odds")
-    assert drawn_per_replication(data, "attrition[0].men")
-    assert not drawn_per_replication(data, "policies[id=more-conscripts].set")
-    for path, ok in (("policies[id=deploy-floor].set", False), ("attrition[0].men", True)):
+    cases = {
+        "policies[id=deploy-floor].set": False,
+        "deployments[0].women_odds": False,
+        "attrition[0].men": True,
+        "policies[id=more-conscripts].set": False,
+    }
+    for path, drawn in cases.items():
+        assert drawn_per_replication(data, path) is drawn, path
         trial = copy.deepcopy(data)
         trial["posterior"] = {"method": "test", "parameters": [path], "draws": [[0.1], [0.2]]}
-        if ok:
-            compile_draws(parse_scenario(trial))
+        if drawn:
+            assert len(compile_draws(parse_scenario(trial))) == 2
         else:
-            with pytest.raises(ScenarioError):
+            with pytest.raises(ScenarioError) as exc:
                 compile_draws(parse_scenario(trial))
+            assert [i.path for i in exc.value.issues] == ["posterior.parameters[0]"], path
 
 
 def test_a_typo_in_a_calibration_paths_last_step_is_named(tmp_path):

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from app.local_server import wait_idle
+
 RERUN_TIMEOUT_MS = 30_000
-
-
-def wait_idle(page: Page, timeout: float = 30_000) -> None:
-    """Wait until the app is connected and no script run is in progress (timeout in ms)."""
-    app = page.get_by_test_id("stApp")
-    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
 
 
 def open_app(page: Page, url: str) -> None:
