@@ -528,7 +528,8 @@ def write_report(path: Path, r: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         "Written by `make bench` (`benchmarks/run.py`); every number below was measured in the "
-        "same run. Re-run to refresh; do not edit by hand.",
+        "same run, except the two sections marked \"its own run\" (copied from their own "
+        "result files). Re-run to refresh; do not edit by hand.",
         "",
         "## Machine",
         "",
