@@ -1206,6 +1206,34 @@ def results_csv(summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) 
     return tables["shares"].to_csv(index=False)
 
 
+def applicable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str, float]:
+    """``levers`` without those that do nothing on ``scenario``, as Explore's widgets leave
+    them out: the intake share without an intake share (a conscription funnel), odds and floor
+    without a vacancy step, the establishment without one, a floor at the scenario's own (whole
+    percent) and a factor of 1."""
+    steps = vacancy_steps(scenario)
+    floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
+    own_floor = round(100 * floors[0]) if floors else 0
+    keep = {
+        "women_share": has_intake_share(scenario),
+        "vacancy_odds": bool(steps),
+        "women_floor": bool(steps),
+        "women_attrition": True,
+        "men_attrition": True,
+        "establishment": any(g.establishment is not None for g in scenario.grades),
+    }
+    out = {}
+    for name, value in levers.items():
+        if not keep[name]:
+            continue
+        if name == "women_floor" and round(100 * value) == own_floor:
+            continue
+        if name in ("women_attrition", "men_attrition", "establishment") and value == 1.0:
+            continue
+        out[name] = value
+    return out
+
+
 def levers_from_settings(qs: QuerySettings) -> dict[str, float]:
     """``apply_what_if`` keyword arguments from URL settings (only the levers given)."""
     out: dict[str, float] = {}

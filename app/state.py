@@ -295,14 +295,22 @@ def current() -> dict[str, Any] | None:
 
 
 def view_from_params(params: dict) -> dict[str, Any] | None:
-    """Rebuild an Explore view from URL parameters (``scenario`` and the levers), or None."""
+    """Rebuild an Explore view from URL parameters (``scenario`` and the levers), or None.
+
+    The levers are those Explore would apply (:func:`components.applicable_levers`).
+
+    Raises
+    ------
+    ScenarioError
+        If the levers make the scenario invalid (e.g. attrition above 1).
+    """
     files, checked = shipped()
     qs = C.parse_query_params(params, list(files))
     if qs.scenario is None or checked[qs.scenario][0] is None:
         return None
     base = checked[qs.scenario][0]
     scenario = scenario_from_json(base)
-    levers = C.levers_from_settings(qs)
+    levers = C.applicable_levers(scenario, C.levers_from_settings(qs))
     run_scenario = C.apply_what_if(scenario, **levers)
     url = {k: str(v) for k, v in params.items() if k in C.QUERY_KEYS}
     return {
@@ -323,7 +331,19 @@ def adopt_url_view() -> None:
     """On a page other than Explore: if the URL names a scenario and no view exists yet
     (a shared link opened directly), make that scenario with its levers the current view."""
     if st.session_state.get(K_CURRENT) is None and "scenario" in st.query_params:
-        view = view_from_params(st.query_params.to_dict())
+        params = st.query_params.to_dict()
+        try:
+            view = view_from_params(params)
+        except ScenarioError as exc:
+            given = ", ".join(
+                f"{k}={v}" for k, v in params.items() if k in C.QUERY_KEYS and k != "scenario"
+            )
+            show_issues(
+                f"The link's levers ({given}) make the scenario invalid; open it on Explore "
+                "to change them",
+                [str(i) for i in exc.issues],
+            )
+            return
         if view is not None:
             set_current(view)
 

@@ -218,6 +218,36 @@ def test_a_file_whose_levers_the_widgets_cannot_give_back_is_run_as_it_is(scenar
         assert view["levers"] == {}
 
 
+def test_a_hand_edited_what_if_file_says_which_lever_policies_it_carries(scenario_dir):
+    file = C.apply_what_if(parse_scenario(_beta()), women_share=0.4)
+    raw = C.scenario_toml(file).replace("set = 0.4", "set = 0.333", 1).encode()
+    at = new_app().run()
+    _upload(at, "edited.toml", raw)
+    assert_clean(at)
+    assert at.session_state["whatif_share_on"] is False  # not split: the widgets cannot hold it
+    assert any("what-if-women-share" in i.value.replace("\\", "") for i in at.info)
+    _, _, summary = run_and_summarize(loads_scenario(raw, "toml"), "stochastic", REPS, 22)
+    assert_shows(at, C.target_cards_data(summary))
+
+
+def test_a_shared_link_whose_levers_fail_says_so_on_another_page(scenario_dir):
+    data = _beta()
+    for block in data["attrition"]:
+        block["women"] = 0.4  # x 300 % = 1.2: an impossible probability
+    (scenario_dir / "gamma.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    at = new_app(scenario="gamma", women_attrition="300")
+    at.switch_page("app_pages/about.py").run()
+    assert not at.exception
+    (error,) = at.error
+    assert "women\\_attrition=300" in error.value or "women_attrition=300" in error.value
+    assert "what\\-if" in error.value or "what-if" in error.value
+    # A lever that does nothing on the scenario (a factor of 100 %) makes no view of its own.
+    at = new_app(scenario="beta", women_attrition="100")
+    at.switch_page("app_pages/compare.py").run()
+    assert_clean(at)
+    assert "view" not in at.multiselect(key="cmp_items").options
+
+
 def test_json_upload_is_read_as_json(scenario_dir):
     data = _alpha()
     data["name"] = "Alpha as JSON"

@@ -20,7 +20,6 @@ overridden) scenario, the number of replications and the seed.
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any
 
 import streamlit as st
@@ -28,8 +27,6 @@ import streamlit as st
 from app import components as C
 from app import state
 from simulator import Scenario, ScenarioError
-
-log = logging.getLogger("parity.app")
 
 K_SCENARIO = "scenario"
 K_REPS = "reps"
@@ -71,7 +68,6 @@ SCENARIO_DEPENDENT = (
 )
 
 
-check_scenario_file = state.check_scenario_file
 scenario_from_json = state.scenario_from_json
 simulate = state.simulate
 
@@ -753,6 +749,17 @@ def explore() -> None:
     notes = lever_notes(scenario, levers)
     for note in notes:
         st.info(C.md_escape(note), icon=":material/tune:")
+    kept = [p.id for p in scenario.policies if C.is_what_if_policy(p.id, p.assumption)]
+    if kept:  # a what-if file the widgets cannot reproduce (edited by hand): say so
+        st.info(
+            C.md_escape(
+                f"This scenario carries what-if policies written by the app that the levers "
+                f"do not show: {', '.join(kept)} (their values under Assumptions and "
+                "sources). They apply as the scenario's own; moving the same lever replaces "
+                "its policy."
+            ),
+            icon=":material/tune:",
+        )
 
     try:
         run_scenario = C.apply_what_if(scenario, **levers)
