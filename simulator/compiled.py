@@ -15,6 +15,7 @@ an error naming the block, the year and the policy that caused it — values are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -131,34 +132,49 @@ def _series(series: Series | None, years: np.ndarray, default: float = np.nan) -
     :meth:`Series.at <simulator.scenario.Series.at>` for every year, vectorised with the
     same arithmetic, so equal to ``[series.at(y) for y in years]`` (tested).
     """
-    if series is None:
-        return np.full(len(years), default)
+    return _series_batch([series], years, default)[0]
+
+
+def _series_batch(
+    series: Sequence[Series | None], years: np.ndarray, default: float = np.nan
+) -> np.ndarray:
+    """``[N, Y]``: :func:`_series` of each of N series of the same shape (:func:`structure_key`:
+    all None or all of one kind, with the same step years or ramp years), values apart."""
+    first, n = series[0], len(series)
+    if first is None:
+        return np.full((n, len(years)), default)
     years = np.asarray(years, dtype=np.int64)
-    if series.kind == "constant":
-        return np.full(len(years), float(series.constant))
-    if series.kind == "steps":
-        step_years = np.array([y for y, _ in series.steps], dtype=np.int64)
+    if first.kind == "constant":
+        return np.repeat(np.array([[float(x.constant)] for x in series]), len(years), axis=1)
+    if first.kind == "steps":
+        step_years = np.array([y for y, _ in first.steps], dtype=np.int64)
         if np.any(np.diff(step_years) <= 0):  # not sorted (built by hand): at()'s own loop
-            return np.array([series.at(int(y)) for y in years], dtype=float)
-        step_values = np.array([v for _, v in series.steps], dtype=float)
+            return np.array([[x.at(int(y)) for y in years] for x in series], dtype=float)
+        step_values = np.array([[v for _, v in x.steps] for x in series], dtype=float)
         # at(): the last step at or before the year, else the first step.
-        return step_values[np.maximum(np.searchsorted(step_years, years, side="right") - 1, 0)]
-    if series.to_year <= series.from_year:  # built by hand (the parser refuses it): at()
-        return np.array([series.at(int(y)) for y in years], dtype=float)
-    frac = (years - series.from_year) / (series.to_year - series.from_year)
-    ramp = series.start + frac * (series.end - series.start)
-    inside = np.where(years >= series.to_year, series.end, ramp)
-    return np.where(years <= series.from_year, series.start, inside).astype(float)
+        return step_values[:, np.maximum(np.searchsorted(step_years, years, side="right") - 1, 0)]
+    if first.to_year <= first.from_year:  # built by hand (the parser refuses it): at()
+        return np.array([[x.at(int(y)) for y in years] for x in series], dtype=float)
+    frac = (years - first.from_year) / (first.to_year - first.from_year)
+    start = np.array([[x.start] for x in series], dtype=float)
+    end = np.array([[x.end] for x in series], dtype=float)
+    ramp = start + frac * (end - start)
+    inside = np.where(years >= first.to_year, end, ramp)
+    return np.where(years <= first.from_year, start, inside).astype(float)
 
 
-def _profile(value: float | list[float], n: int) -> np.ndarray:
-    if isinstance(value, list):
-        out = np.empty(n)
-        m = min(len(value), n)
-        out[:m] = value[:m]
-        out[m:] = value[-1]
+def _profiles(values: Sequence[float | list[float]], n: int) -> np.ndarray:
+    """``[N, n]``: each attrition value by completed years in grade 0 … n-1 (a number at
+    every k; a list's last entry holding from its end on). All lists of one length, or all
+    numbers (:func:`structure_key`)."""
+    if isinstance(values[0], list):
+        given = np.array(values, dtype=float)
+        out = np.empty((len(values), n))
+        m = min(given.shape[1], n)
+        out[:, :m] = given[:, :m]
+        out[:, m:] = given[:, -1:]
         return out
-    return np.full(n, float(value))
+    return np.repeat(np.array([[float(v)] for v in values]), n, axis=1)
 
 
 def _weights(from_year: int, to_year: int | None, years: np.ndarray) -> np.ndarray:
@@ -196,6 +212,68 @@ def tenure_buckets(s: Scenario) -> int:
     return k
 
 
+def structure_key(s: Scenario) -> tuple:
+    """What :func:`compile_scenario` reads from a scenario other than its values.
+
+    Two scenarios with equal keys compile through the same steps to arrays of the same
+    shapes (years, grades and their groups, promotion modes and minimum years, whether each
+    series is a number, steps on which years or a ramp over which years, the lengths of
+    attrition profiles and initial spreads, every policy but its ``set``/``scale`` value,
+    deployment pools' grades and minimum years): :func:`compile_batch` compiles such
+    scenarios together.
+    """
+
+    def series(x: Series | None) -> tuple | None:
+        if x is None:
+            return None
+        if x.kind == "steps":
+            return ("steps", tuple(y for y, _ in x.steps))
+        if x.kind == "ramp":
+            return ("ramp", x.from_year, x.to_year)
+        return ("constant",)
+
+    def shape(v: object) -> object:
+        return len(v) if isinstance(v, list) else None if isinstance(v, int | float) else v
+
+    rec = s.recruitment
+    return (
+        s.start_year,
+        s.end_year,
+        tuple((g.id, g.workforce, series(g.establishment)) for g in s.grades),
+        tuple((name, tuple(members)) for name, members in s.groups.items()),
+        tuple((a.grade, shape(a.women), shape(a.men)) for a in s.attrition),
+        tuple(
+            (
+                p.to,
+                p.mode,
+                p.min_years_in_grade,
+                p.probability is None,
+                p.when_floor_short,
+                p.lateral_women_share is None,
+            )
+            for p in s.promotions
+        ),
+        (rec.mode, series(rec.intake), series(rec.women_share), series(rec.growth_rate)),
+        tuple(
+            (
+                p.id,
+                p.parameter,
+                p.from_year,
+                p.to_year,
+                p.set is None,
+                p.scale is None,
+                None if p.grades is None else tuple(p.grades),
+                None if p.sexes is None else tuple(p.sexes),
+                None if p.years_in_grade is None else tuple(p.years_in_grade),
+                None if p.deployments is None else tuple(p.deployments),
+            )
+            for p in s.policies
+        ),
+        tuple((i.grade, *(shape(i.spread(sex)) for sex in SEXES)) for i in s.initial),
+        tuple((tuple(d.grades), d.min_years_in_grade) for d in s.deployments),
+    )
+
+
 def grade_buckets(
     s: Scenario,
     attrition: np.ndarray,
@@ -203,39 +281,44 @@ def grade_buckets(
     min_years_out: np.ndarray,
     K: int,
 ) -> np.ndarray:
-    """Return ``K_grade[g]``: from which completed years in grade g's rates stop changing.
+    """Return ``K_grade[..., g]``: from which completed years in grade g's rates stop changing.
 
     The largest of 1, the minimum years in grade to be promoted out of g (or to be eligible for
     a deployment pool), the length minus one of g's attrition profiles and explicit initial
     spreads, and the last k at which g's
     compiled annual probabilities (after policies) still differ from their value at K.
+    ``attrition`` and ``promote_out`` are ``[..., Y, G, 2, K+1]`` (leading axes: a batch of
+    scenarios of one structure); the result has the leading axes and G.
     """
-    out = np.ones(len(s.grades), dtype=np.int64)
+    base = np.ones(len(s.grades), dtype=np.int64)
     index = {g.id: i for i, g in enumerate(s.grades)}
     for g in range(len(s.grades)):
-        out[g] = max(1, int(min_years_out[g]))
+        base[g] = max(1, int(min_years_out[g]))
     for d in s.deployments:  # a deployment pool's minimum years in grade must stay exact
         for gid in d.grades:
             for member in s.groups.get(gid, [gid]):
-                out[index[member]] = max(out[index[member]], d.min_years_in_grade)
+                base[index[member]] = max(base[index[member]], d.min_years_in_grade)
     for a in s.attrition:
         g = index[a.grade]
         for v in (a.women, a.men):
             if isinstance(v, list):
-                out[g] = max(out[g], len(v) - 1)
+                base[g] = max(base[g], len(v) - 1)
     for block in s.initial:
         g = index[block.grade]
         for sex in SEXES:
             spread = block.spread(sex)
             if isinstance(spread, list):
-                out[g] = max(out[g], len(spread) - 1)
-    rates = np.concatenate([attrition, promote_out], axis=2)  # [Y, G, 4, K+1]
-    differs = (rates != rates[..., K : K + 1]).any(axis=(0, 2))  # [G, K+1]
-    for g in range(len(s.grades)):
-        ks = np.flatnonzero(differs[g])
-        if ks.size:
-            out[g] = max(out[g], int(ks[-1]) + 1)
+                base[g] = max(base[g], len(spread) - 1)
+    rates = np.concatenate([attrition, promote_out], axis=-2)  # [..., Y, G, 4, K+1]
+    lead = rates.ndim - 4
+    differs = (rates != rates[..., K : K + 1]).any(axis=(lead, lead + 2))  # [..., G, K+1]
+    last = differs.shape[-1] - np.argmax(differs[..., ::-1], axis=-1)  # last differing k + 1
+    out = np.where(differs.any(axis=-1), np.maximum(base, last), base)
     return np.minimum(out, K)
+
+
+class _BatchInvalid(Exception):
+    """A scenario of a batch breaks a constraint: compile them one by one for its error."""
 
 
 def compile_scenario(s: Scenario) -> Compiled:
@@ -247,25 +330,62 @@ def compile_scenario(s: Scenario) -> Compiled:
         If a policy drives a probability outside [0, 1], makes attrition + promotion exceed 1,
         or sets an impossible value.
     """
+    return _compile([s])[0]
+
+
+def compile_batch(scenarios: Sequence[Scenario]) -> list[Compiled] | None:
+    """Compile scenarios that differ in values only (a posterior's draws) in one pass.
+
+    The same arrays as ``[compile_scenario(s) for s in scenarios]`` (tested, exactly): the
+    same arithmetic, run once on arrays with a leading scenario axis instead of once per
+    scenario. Returns None, to compile them one by one, when their structure differs
+    (:func:`structure_key`) or one of them breaks a constraint (so that its error is its own).
+    """
+    if not scenarios:
+        return []
+    key = structure_key(scenarios[0])
+    if any(structure_key(x) != key for x in scenarios[1:]):
+        return None
+    try:
+        return _compile(list(scenarios))
+    except _BatchInvalid:
+        return None
+
+
+def _column(values: list[float]) -> np.ndarray:
+    """``[N, 1]``: one value per scenario, to broadcast over the years."""
+    return np.array(values, dtype=float)[:, None]
+
+
+def _compile(group: list[Scenario]) -> list[Compiled]:
+    """Compile ``group`` (scenarios of one :func:`structure_key`; the structure is read from
+    the first) on arrays with a leading scenario axis n = 0 … N-1.
+
+    Raises ScenarioError for a single scenario, :class:`_BatchInvalid` for a batch.
+    """
+    s = group[0]
+    N = len(group)
     years = np.arange(s.start_year + 1, s.end_year + 1)
     Y, G, K = len(years), len(s.grades), tenure_buckets(s)
     nk = K + 1
     gindex = {g.id: i for i, g in enumerate(s.grades)}
     issues: list[Issue] = []
 
-    attrition = np.zeros((Y, G, 2, nk))
-    for a in s.attrition:
+    attrition = np.zeros((N, Y, G, 2, nk))
+    for j, a in enumerate(s.attrition):
         g = gindex[a.grade]
-        attrition[:, g, WOMEN, :] = _profile(a.women, nk)
-        attrition[:, g, MEN, :] = _profile(a.men, nk)
+        women = _profiles([x.attrition[j].women for x in group], nk)
+        men = _profiles([x.attrition[j].men for x in group], nk)
+        attrition[:, :, g, WOMEN, :] = women[:, None, :]
+        attrition[:, :, g, MEN, :] = men[:, None, :]
 
     mode = np.zeros(G, dtype=np.int64)
     min_years_out = np.zeros(G, dtype=np.int64)
-    prob_out = np.zeros((Y, G, 2))  # rate-mode probability of promotion out of g
-    odds = np.ones((Y, G))
-    floor = np.zeros((Y, G))
-    lateral = np.zeros((Y, G))
-    lateral_w = np.zeros((Y, G))
+    prob_out = np.zeros((N, Y, G, 2))  # rate-mode probability of promotion out of g
+    odds = np.ones((N, Y, G))
+    floor = np.zeros((N, Y, G))
+    lateral = np.zeros((N, Y, G))
+    lateral_w = np.zeros((N, Y, G))
     leave_vacant = np.zeros(G, dtype=bool)
     step_block: dict[int, int] = {}
     for i, p in enumerate(s.promotions):
@@ -273,27 +393,31 @@ def compile_scenario(s: Scenario) -> Compiled:
         step_block[g] = i
         mode[g] = 2 if p.mode == "vacancy" else 1
         min_years_out[g - 1] = p.min_years_in_grade
+        steps = [x.promotions[i] for x in group]
         if p.probability is not None:
-            prob_out[:, g - 1, WOMEN] = p.probability.women
-            prob_out[:, g - 1, MEN] = p.probability.men
-        odds[:, g] = p.women_odds
-        floor[:, g] = p.women_floor
-        lateral[:, g] = p.lateral_share
-        lateral_w[:, g] = p.lateral_women_share or 0.0
+            prob_out[:, :, g - 1, WOMEN] = _column([q.probability.women for q in steps])
+            prob_out[:, :, g - 1, MEN] = _column([q.probability.men for q in steps])
+        odds[:, :, g] = _column([q.women_odds for q in steps])
+        floor[:, :, g] = _column([q.women_floor for q in steps])
+        lateral[:, :, g] = _column([q.lateral_share for q in steps])
+        lateral_w[:, :, g] = _column([q.lateral_women_share or 0.0 for q in steps])
         leave_vacant[g] = p.when_floor_short == "leave_vacant"
 
-    establishment = np.full((Y, G), np.nan)
+    establishment = np.full((N, Y, G), np.nan)
     for g, grade in enumerate(s.grades):
         if grade.establishment is not None:
-            establishment[:, g] = _series(grade.establishment, years)
+            establishment[:, :, g] = _series_batch(
+                [x.grades[g].establishment for x in group], years
+            )
 
     rec = s.recruitment
-    intake = _series(rec.intake, years, default=0.0)
-    women_share = _series(rec.women_share, years, default=0.0)  # none in mode conscription
-    growth_rate = _series(rec.growth_rate, years, default=0.0)
+    intake = _series_batch([x.recruitment.intake for x in group], years, default=0.0)
+    # none in mode conscription
+    women_share = _series_batch([x.recruitment.women_share for x in group], years, default=0.0)
+    growth_rate = _series_batch([x.recruitment.growth_rate for x in group], years, default=0.0)
 
     # ---- policies ---------------------------------------------------------------------
-    def grade_mask(i: int, grades: list[str] | None) -> np.ndarray:
+    def grade_mask(grades: list[str] | None) -> np.ndarray:
         mask = np.zeros(G, dtype=bool)
         if grades is None:
             mask[:] = True
@@ -304,30 +428,33 @@ def compile_scenario(s: Scenario) -> Compiled:
         return mask
 
     def apply(
-        arr: np.ndarray, w: np.ndarray, p_set: float | None, p_scale: float | None
+        arr: np.ndarray, w: np.ndarray, p_set: np.ndarray | None, p_scale: np.ndarray | None
     ) -> np.ndarray:
-        shape = (-1,) + (1,) * (arr.ndim - 1)
-        ww = w.reshape(shape)
+        # arr [N, Y, ...]; w [Y]; p_set, p_scale [N] (one value per scenario) or None
+        tail = (1,) * (arr.ndim - 2)
+        ww = w.reshape((1, -1, *tail))
         if p_set is not None:
-            return (1 - ww) * arr + ww * p_set
-        factor = 1.0 if p_scale is None else p_scale
+            return (1 - ww) * arr + ww * p_set.reshape((-1, 1, *tail))
+        factor = 1.0 if p_scale is None else p_scale.reshape((-1, 1, *tail))
         return arr * (1 + ww * (factor - 1))
 
     for i, pol in enumerate(s.policies):
         w = _weights(pol.from_year, pol.to_year, years)
-        gm = grade_mask(i, pol.grades)
+        gm = grade_mask(pol.grades)
         sexes = [SEXES.index(x) for x in (pol.sexes or list(SEXES))]
         par = pol.parameter
+        p_set = None if pol.set is None else np.array([x.policies[i].set for x in group])
+        p_scale = None if pol.scale is None else np.array([x.policies[i].scale for x in group])
         if par == "attrition":
             for sx in sexes:
                 if pol.years_in_grade is not None:  # only the listed completed years in grade
                     ks = np.array(sorted(set(pol.years_in_grade)))
-                    sub = attrition[:, gm, sx][..., ks]
-                    attrition[:, np.flatnonzero(gm)[:, None], sx, ks] = apply(
-                        sub, w, pol.set, pol.scale
+                    sub = attrition[:, :, gm, sx][..., ks]
+                    attrition[:, :, np.flatnonzero(gm)[:, None], sx, ks] = apply(
+                        sub, w, p_set, p_scale
                     )
                     continue
-                attrition[:, gm, sx, :] = apply(attrition[:, gm, sx, :], w, pol.set, pol.scale)
+                attrition[:, :, gm, sx, :] = apply(attrition[:, :, gm, sx, :], w, p_set, p_scale)
         elif par == "promotion.probability":
             src = np.zeros(G, dtype=bool)
             for g in np.flatnonzero(gm):
@@ -342,9 +469,10 @@ def compile_scenario(s: Scenario) -> Compiled:
                     )
                 )
             for sx in sexes:
-                prob_out[:, src, sx] = apply(prob_out[:, src, sx], w, pol.set, pol.scale)
+                prob_out[:, :, src, sx] = apply(prob_out[:, :, src, sx], w, p_set, p_scale)
         elif par == "establishment":
-            missing = [s.grades[g].id for g in np.flatnonzero(gm) if np.isnan(establishment[0, g])]
+            has = ~np.isnan(establishment[0, 0])
+            missing = [s.grades[g].id for g in np.flatnonzero(gm & ~has)]
             if pol.grades is not None and missing:
                 issues.append(
                     Issue(
@@ -353,8 +481,8 @@ def compile_scenario(s: Scenario) -> Compiled:
                         pol.grades,
                     )
                 )
-            gm = gm & ~np.isnan(establishment[0])
-            establishment[:, gm] = apply(establishment[:, gm], w, pol.set, pol.scale)
+            gm = gm & has
+            establishment[:, :, gm] = apply(establishment[:, :, gm], w, p_set, p_scale)
         elif par.startswith("promotion."):
             target = {
                 "promotion.women_odds": odds,
@@ -373,28 +501,30 @@ def compile_scenario(s: Scenario) -> Compiled:
                         par,
                     )
                 )
-            target[:, gm] = apply(target[:, gm], w, pol.set, pol.scale)
+            target[:, :, gm] = apply(target[:, :, gm], w, p_set, p_scale)
         elif par == "recruitment.intake":
-            intake = apply(intake, w, pol.set, pol.scale)
+            intake = apply(intake, w, p_set, p_scale)
         elif par == "recruitment.women_share":
-            women_share = apply(women_share, w, pol.set, pol.scale)
+            women_share = apply(women_share, w, p_set, p_scale)
         elif par == "recruitment.growth_rate":
-            growth_rate = apply(growth_rate, w, pol.set, pol.scale)
+            growth_rate = apply(growth_rate, w, p_set, p_scale)
 
     # ---- constraints after policies -------------------------------------------------------
     tenure = np.arange(nk)
     eligible = tenure[None, :] >= min_years_out[:, None]  # [G, nk]
-    promote_out = prob_out[:, :, :, None] * eligible[None, :, None, :]
+    promote_out = prob_out[..., None] * eligible[None, None, :, None, :]
     # Rate-mode odds multiplier for women: odds ratio applied to the women's probability.
-    rate_odds = np.ones((Y, G))
+    rate_odds = np.ones((N, Y, G))
     for g in range(1, G):
         if mode[g] == 1:
-            rate_odds[:, g - 1] = odds[:, g]
-    pw = promote_out[:, :, WOMEN, :]
-    ow = rate_odds[:, :, None]
-    promote_out[:, :, WOMEN, :] = np.where(pw > 0, ow * pw / (1 - pw + ow * pw), 0.0)
-    promote_out[:, G - 1] = 0.0
+            rate_odds[:, :, g - 1] = odds[:, :, g]
+    pw = promote_out[:, :, :, WOMEN, :]
+    ow = rate_odds[..., None]
+    promote_out[:, :, :, WOMEN, :] = np.where(pw > 0, ow * pw / (1 - pw + ow * pw), 0.0)
+    promote_out[:, :, G - 1] = 0.0
 
+    # Messages name the first scenario that breaks a constraint (n = 0 for one scenario; a
+    # batch with any violation is compiled again one by one, see compile_batch).
     def first_bad(mask: np.ndarray) -> tuple[int, ...]:
         return tuple(int(x) for x in np.argwhere(mask)[0])
 
@@ -404,39 +534,39 @@ def compile_scenario(s: Scenario) -> Compiled:
 
     bad = (attrition < 0) | (attrition > 1)
     if bad.any():
-        t, g, sx, k = first_bad(bad)
+        n, t, g, sx, k = first_bad(bad)
         issues.append(
             Issue(
                 f"attrition[{_block_index(s.attrition, 'grade', s.grades[g].id)}].{SEXES[sx]}",
                 f"annual probability outside [0, 1] in {years[t]} at {k} years in grade"
                 f"{blame(int(years[t]))}",
-                float(attrition[t, g, sx, k]),
+                float(attrition[n, t, g, sx, k]),
             )
         )
     bad = (promote_out < 0) | (promote_out > 1)
     total = attrition + promote_out
     over = total > 1 + 1e-12
     if bad.any() or over.any():
-        t, g, sx, k = first_bad(bad | over)
+        n, t, g, sx, k = first_bad(bad | over)
         block = step_block.get(g + 1, 0)
         issues.append(
             Issue(
                 f"promotions[{block}].probability.{SEXES[sx]}",
                 f"attrition + promotion must be ≤ 1 (annual probabilities of grade "
                 f"{s.grades[g].id!r}); in {years[t]} at {k} years in grade they are "
-                f"{attrition[t, g, sx, k]:.4g} + {promote_out[t, g, sx, k]:.4g}"
+                f"{attrition[n, t, g, sx, k]:.4g} + {promote_out[n, t, g, sx, k]:.4g}"
                 f"{blame(int(years[t]))}",
-                float(total[t, g, sx, k]),
+                float(total[n, t, g, sx, k]),
             )
         )
     for name, arr in (
         ("promotion.women_floor", floor),
         ("promotion.lateral_share", lateral),
         ("promotion.lateral_women_share", lateral_w),
-        ("recruitment.women_share", women_share[:, None]),
+        ("recruitment.women_share", women_share[:, :, None]),
     ):
         if ((arr < 0) | (arr > 1)).any():
-            t = int(np.argwhere((arr < 0) | (arr > 1))[0][0])
+            t = int(np.argwhere((arr < 0) | (arr > 1))[0][1])
             issues.append(
                 Issue(
                     name,
@@ -445,15 +575,15 @@ def compile_scenario(s: Scenario) -> Compiled:
                 )
             )
     stepped = mode > 0  # grades with a promotion step into them
-    if (odds[:, stepped] <= 0).any():  # a policy set or scaled the odds to 0
-        t, j = (int(x) for x in np.argwhere(odds[:, stepped] <= 0)[0])
+    if (odds[:, :, stepped] <= 0).any():  # a policy set or scaled the odds to 0
+        n, t, j = (int(x) for x in np.argwhere(odds[:, :, stepped] <= 0)[0])
         g = int(np.flatnonzero(stepped)[j])
         issues.append(
             Issue(
                 f"promotions[{step_block[g]}].women_odds",
                 f"women's relative odds must stay above 0; in {years[t]} they are "
-                f"{odds[t, g]:g}{blame(int(years[t]))}",
-                float(odds[t, g]),
+                f"{odds[n, t, g]:g}{blame(int(years[t]))}",
+                float(odds[n, t, g]),
             )
         )
     if (intake < 0).any():
@@ -463,22 +593,27 @@ def compile_scenario(s: Scenario) -> Compiled:
     if np.any(establishment[~np.isnan(establishment)] < 0):
         issues.append(Issue("grades", "establishment must not be negative", None))
     if issues:
+        if N > 1:
+            raise _BatchInvalid
         raise ScenarioError(issues, s.name)
 
     # ---- initial state ----------------------------------------------------------------------
-    initial = np.zeros((G, 2, nk), dtype=np.int64)
-    for block in s.initial:
-        g = gindex[block.grade]
-        for sx, count in enumerate(block.counts()):
-            shares = _initial_spread(
-                block.spread(SEXES[sx]), attrition[0, g, sx], promote_out[0, g, sx], nk
-            )
-            initial[g, sx] = _largest_remainder(count, shares)
-    k_grade = grade_buckets(s, attrition, promote_out, min_years_out, K)
-    for g in range(G):
-        kg = k_grade[g]
-        initial[g, :, kg] += initial[g, :, kg + 1 :].sum(-1)
-        initial[g, :, kg + 1 :] = 0
+    initial = np.zeros((N, G, 2, nk), dtype=np.int64)
+    if s.initial:
+        block_grade = np.array([gindex[b.grade] for b in s.initial], dtype=np.int64)
+        shares = _initial_spread(
+            group, attrition[:, 0, block_grade], promote_out[:, 0, block_grade]
+        )  # [N, blocks, 2, nk]
+        counts = np.array([[b.counts() for b in x.initial] for x in group], dtype=np.int64)
+        split = _largest_remainder(counts, shares)
+        for j, g in enumerate(block_grade):
+            initial[:, g] = split[:, j]
+    k_grade = grade_buckets(s, attrition, promote_out, min_years_out, K)  # [N, G]
+    # Fold the years in grade from K_grade on into bucket K_grade.
+    k_of = k_grade[:, :, None, None]
+    above = tenure > k_of
+    folded = np.where(above, initial, 0).sum(axis=-1)  # [N, G, 2]
+    initial = np.where(above, 0, initial) + (tenure == k_of) * folded[..., None]
 
     populations: dict[str, np.ndarray] = {}
     for g, gid in enumerate(s.grade_ids):
@@ -492,34 +627,40 @@ def compile_scenario(s: Scenario) -> Compiled:
     # Imported here: simulator.pipeline builds on this module.
     from simulator.pipeline import compile_conscription, compile_deployments
 
-    return Compiled(
-        scenario=s,
-        years=years,
-        grade_ids=tuple(s.grade_ids),
-        workforce=populations["workforce"],
-        K=K,
-        attrition=attrition,
-        promote_out=np.clip(
-            promote_out, 0.0, 1.0 - attrition
-        ),  # float-rounding only (checked above)
-        mode=mode,
-        min_years_out=min_years_out,
-        women_odds=odds,
-        women_floor=floor,
-        lateral_share=lateral,
-        lateral_women_share=lateral_w,
-        leave_vacant=leave_vacant,
-        establishment=establishment,
-        recruitment_mode={"fixed": 0, "replace": 1, "growth": 2, "conscription": 3}[rec.mode],
-        intake=intake,
-        women_share=women_share,
-        growth_rate=growth_rate,
-        initial=initial,
-        populations=populations,
-        K_grade=k_grade,
-        conscription=compile_conscription(s, years),
-        deployments=compile_deployments(s, populations),
-    )
+    promote_out = np.clip(promote_out, 0.0, 1.0 - attrition)  # float-rounding only (checked)
+    recruitment_mode = {"fixed": 0, "replace": 1, "growth": 2, "conscription": 3}[rec.mode]
+    out = []
+    for n, x in enumerate(group):
+        pops = dict(populations)
+        out.append(
+            Compiled(
+                scenario=x,
+                years=years,
+                grade_ids=tuple(s.grade_ids),
+                workforce=pops["workforce"],
+                K=K,
+                attrition=attrition[n],
+                promote_out=promote_out[n],
+                mode=mode,
+                min_years_out=min_years_out,
+                women_odds=odds[n],
+                women_floor=floor[n],
+                lateral_share=lateral[n],
+                lateral_women_share=lateral_w[n],
+                leave_vacant=leave_vacant,
+                establishment=establishment[n],
+                recruitment_mode=recruitment_mode,
+                intake=intake[n],
+                women_share=women_share[n],
+                growth_rate=growth_rate[n],
+                initial=initial[n],
+                populations=pops,
+                K_grade=k_grade[n],
+                conscription=compile_conscription(x, years),
+                deployments=compile_deployments(x, pops),
+            )
+        )
+    return out
 
 
 def _block_index(blocks: list, key: str, value: str) -> int:
@@ -529,44 +670,52 @@ def _block_index(blocks: list, key: str, value: str) -> int:
     return 0
 
 
-def _initial_spread(spec: str | list[float], a: np.ndarray, p: np.ndarray, nk: int) -> np.ndarray:
-    """Shares of a grade's initial headcount by completed years in grade.
+def _initial_spread(group: Sequence[Scenario], a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``[N, blocks, 2, K+1]``: the shares of each initial block's headcount (of each sex) by
+    completed years in grade, for N scenarios of one structure; ``a``, ``p`` are the first
+    projection year's attrition and promotion probabilities of each block's grade, same shape.
 
     'steady': the profile of a cohort recruited at a constant rate under the first
     projection year's rates: share_k ∝ Π_{j<k} (1 - a_j - p_j) for k < K, and the open
     bucket K holds the tail Π_{j<K}(1 - a_j - p_j) / (1 - stay_K); where nobody leaves the
-    open bucket (stay_K = 1) it holds one year's survivors.
+    open bucket (stay_K = 1) it holds one year's survivors. 'entry': all at 0 years, 'open':
+    all in the open bucket; a list: those shares (normalised).
     """
-    out = np.zeros(nk)
-    if spec == "entry":
-        out[0] = 1.0
-        return out
-    if spec == "open":
-        out[-1] = 1.0
-        return out
-    if isinstance(spec, list):
-        out[: len(spec)] = spec
-        return out / out.sum()
     stay = 1.0 - a - p
-    surv = np.concatenate([[1.0], np.cumprod(stay[:-1])])
-    out[:] = surv
-    leave_open = 1.0 - stay[-1]
-    if leave_open > 1e-12:
-        out[-1] = surv[-1] / leave_open
-    total = out.sum()
-    if total <= 0:
-        out[:] = 0.0
-        out[0] = 1.0
-        return out
-    return out / total
+    ones = np.ones((*stay.shape[:-1], 1))
+    surv = np.concatenate([ones, np.cumprod(stay[..., :-1], axis=-1)], axis=-1)
+    out = surv.copy()
+    leave_open = 1.0 - stay[..., -1]
+    tail = leave_open > 1e-12
+    out[..., -1] = np.divide(surv[..., -1], leave_open, out=surv[..., -1].copy(), where=tail)
+    total = out.sum(axis=-1)
+    empty = total <= 0
+    out = out / np.where(empty, 1.0, total)[..., None]
+    out[empty] = 0.0
+    out[empty, 0] = 1.0
+    for j, block in enumerate(group[0].initial):
+        for sx, sex in enumerate(SEXES):
+            spec = block.spread(sex)
+            if spec == "steady":
+                continue
+            out[:, j, sx] = 0.0
+            if spec == "entry":
+                out[:, j, sx, 0] = 1.0
+            elif spec == "open":
+                out[:, j, sx, -1] = 1.0
+            else:  # a list of shares (values may differ between the scenarios)
+                given = np.zeros((len(group), out.shape[-1]))
+                given[:, : len(spec)] = [x.initial[j].spread(sex) for x in group]
+                out[:, j, sx] = given / given.sum(axis=1, keepdims=True)
+    return out
 
 
-def _largest_remainder(count: int, shares: np.ndarray) -> np.ndarray:
-    """Split an integer count by shares, rounding by largest remainder (deterministic)."""
-    raw = count * shares
+def _largest_remainder(count: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Split integer counts ``[...]`` by shares ``[..., n]``, rounding by largest remainder
+    (deterministic: of equal remainders, the lower index gets the extra person)."""
+    raw = count[..., None] * shares
     base = np.floor(raw).astype(np.int64)
-    rest = int(count - base.sum())
-    if rest > 0:
-        order = np.argsort(-(raw - base), kind="stable")
-        base[order[:rest]] += 1
-    return base
+    rest = count - base.sum(axis=-1)
+    order = np.argsort(-(raw - base), axis=-1, kind="stable")
+    rank = np.argsort(order, axis=-1, kind="stable")  # where each index stands in that order
+    return base + (rank < rest[..., None])
