@@ -65,6 +65,10 @@ _CACHE_SIZE = 8
 def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Compiled]:
     """Return one compiled scenario per posterior draw (cached by the scenario's sha256).
 
+    The draws are compiled together (:func:`~simulator.compiled.compile_batch`) where they
+    can be, else one by one; the numbers are the same. Each draw's arrays are its own; its
+    ``scenario``, populations, funnel and pools are the point's (see :func:`_as_draw`).
+
     ``point``: the scenario already compiled, when the caller has it (else it is compiled
     here): the draws' structure is checked against it.
 
