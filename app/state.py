@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,9 @@ _preload_thread: threading.Thread | None = None
 #: is drawing that page meanwhile (measured 0.3-1.0 s after the script ends), and the import
 #: would compete with serving its front-end code.
 PRELOAD_DELAY_S = 2.0
+#: Called (no arguments) in the preload thread once SciPy is imported: ``app.serve`` adds
+#: ``gc.freeze`` (SciPy's modules then stay out of every later full garbage collection).
+AFTER_PRELOAD: list[Callable[[], None]] = []
 
 
 def preload_scipy(delay: float = 0.0) -> None:
@@ -260,6 +264,9 @@ def preload_scipy(delay: float = 0.0) -> None:
         _PRELOAD_NOW.wait(timeout=delay)  # returns at once when a run asked for it now
         import scipy.optimize
         import scipy.stats  # noqa: F401
+
+        for hook in AFTER_PRELOAD:
+            hook()
 
     _preload_thread = threading.Thread(target=work, name="parity-preload", daemon=True)
     _preload_thread.start()

@@ -476,6 +476,38 @@ def test_skipping_the_component_scan_loses_nothing(monkeypatch):
     assert manifest_scanner.scan_component_manifests() == []
 
 
+@pytest.mark.parametrize("fails", [False, True], ids=["warm-up done", "warm-up failed"])
+def test_the_warm_up_freezes_what_start_up_made_and_switches_the_collector_back_on(
+    monkeypatch, fails
+):
+    """app/serve.py switches the garbage collector off at start and, at the end of the
+    warm-up (failed or not), freezes every object alive then and switches it back on; SciPy's
+    modules are frozen once the preload thread has imported them."""
+    import gc
+
+    from app import serve, state
+
+    def fake_warm_up():
+        if fails:
+            raise RuntimeError("no scenario")
+        return ("{}", 500, 1)
+
+    monkeypatch.setattr(serve, "_wait_for_runtime", lambda: True)
+    monkeypatch.setattr(state, "warm_up", fake_warm_up)
+    monkeypatch.setattr(state, "AFTER_PRELOAD", [])
+    was_enabled = gc.isenabled()
+    gc.disable()  # as serve.main does before it starts the warm-up thread
+    try:
+        serve.warm_up()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 10_000  # the modules imported so far, at least
+        assert state.AFTER_PRELOAD == [gc.freeze]
+    finally:
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()
+
+
 def test_pages_need_no_magic():
     """Magic is off (.streamlit/config.toml: its syntax-tree rewrite delayed the first page):
     a bare expression in a page would now show nothing, so there must be none."""
