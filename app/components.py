@@ -1234,6 +1234,46 @@ def applicable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str,
     return out
 
 
+#: The URL parameter of each lever (``apply_what_if`` keyword), see :func:`levers_from_settings`.
+LEVER_PARAMS = {
+    "women_share": "women_intake",
+    "vacancy_odds": "women_odds",
+    "women_floor": "women_floor",
+    "women_attrition": "women_attrition",
+    "men_attrition": "men_attrition",
+    "establishment": "establishment",
+}
+
+
+def unusable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str, str]:
+    """The levers in ``levers`` that ``scenario`` has nothing for, each with the reason (a
+    link made on another scenario, or edited): what :func:`applicable_levers` leaves out
+    other than a lever at the scenario's own value, which changes nothing as it should."""
+    reasons = {
+        "women_share": None
+        if has_intake_share(scenario)
+        else "it has no women's share of intake (its recruits come from the conscription funnel)",
+        "vacancy_odds": None if vacancy_steps(scenario) else "it has no vacancy-mode promotion",
+        "women_floor": None if vacancy_steps(scenario) else "it has no vacancy-mode promotion",
+        "establishment": None
+        if any(g.establishment is not None for g in scenario.grades)
+        else "none of its grades has an establishment",
+    }
+    return {name: reasons[name] for name in levers if reasons.get(name)}
+
+
+def unusable_lever_warnings(
+    scenario: Scenario, levers: dict[str, float], raw: Mapping[str, Any]
+) -> list[str]:
+    """One warning per lever of a link that does nothing on ``scenario`` (``raw``: the URL's
+    parameters, for the value as written)."""
+    return [
+        f"The link's {LEVER_PARAMS[name]}={raw.get(LEVER_PARAMS[name], '')} does nothing on "
+        f"{scenario.name}: {why}. It was left out."
+        for name, why in unusable_levers(scenario, levers).items()
+    ]
+
+
 def levers_from_settings(qs: QuerySettings) -> dict[str, float]:
     """``apply_what_if`` keyword arguments from URL settings (only the levers given)."""
     out: dict[str, float] = {}

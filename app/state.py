@@ -317,9 +317,11 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
         return None
     base = checked[qs.scenario][0]
     scenario = scenario_from_json(base)
-    levers = C.applicable_levers(scenario, C.levers_from_settings(qs))
+    given = C.levers_from_settings(qs)
+    levers = C.applicable_levers(scenario, given)
     run_scenario = C.apply_what_if(scenario, **levers)
     url = {k: str(v) for k, v in params.items() if k in C.QUERY_KEYS}
+    applied = [C.LEVER_PARAMS[name] for name in levers]
     return {
         "sid": qs.scenario,
         "label": scenario.name,
@@ -327,7 +329,8 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
         "run_json": C.scenario_json(run_scenario),
         "reps": qs.reps or C.REPS_DEFAULT,
         "seed": qs.seed if qs.seed is not None else seed_of(scenario),
-        "notes": [f"{k}={v}" for k, v in url.items() if k not in ("scenario", "reps", "seed")],
+        "notes": [f"{k}={url[k]}" for k in applied]
+        + C.unusable_lever_warnings(scenario, given, params),
         "levers": levers,
         "url": url,
         "reproduce": "",

@@ -352,10 +352,48 @@ def test_query_string_prefills_every_lever(scenario_dir):
 def test_bad_lever_values_in_the_url_warn(scenario_dir):
     at = new_app(scenario="beta", women_floor="150", establishment="10", women_attrition="x").run()
     assert not at.exception
-    texts = [w.value for w in at.warning]
+    texts = [unescape(w.value) for w in at.warning]
     for key in ("women_floor", "establishment", "women_attrition"):
         assert any(f"{key}=" in t for t in texts), key
     assert at.slider(key="establishment").value == 100
+
+
+def test_link_levers_the_scenario_has_nothing_for_are_named(scenario_dir):
+    """A link made on another scenario (or edited): each lever the scenario has nothing for
+    is named with the reason and left out, on Explore and in another page's view."""
+    at = new_app(scenario="alpha", women_odds="2", women_floor="30", establishment="120").run()
+    assert not at.exception
+    texts = [unescape(w.value) for w in at.warning]
+    for param, why in (
+        ("women_odds=2", "it has no vacancy-mode promotion"),
+        ("women_floor=30", "it has no vacancy-mode promotion"),
+        ("establishment=120", "none of its grades has an establishment"),
+    ):
+        assert any(f"The link's {param} does nothing" in t and why in t for t in texts), param
+    assert len(texts) == 3
+    assert_shows(at, api_cards(_alpha(), 11))
+    for key in ("women_odds", "women_floor", "establishment"):
+        assert key not in at.query_params  # the link written back has only what applies
+
+    from app import state
+
+    view = state.view_from_params({"scenario": "alpha", "women_attrition": "80", "women_odds": "2"})
+    assert view["levers"] == {"women_attrition": 0.8}
+    assert view["notes"][0] == "women_attrition=80"
+    assert view["notes"][1].startswith("The link's women_odds=2 does nothing on Alpha")
+    assert len(view["notes"]) == 2
+
+
+def test_a_lever_at_the_scenarios_own_value_is_left_out_without_a_warning(scenario_dir):
+    at = new_app(scenario="beta", women_attrition="100").run()
+    assert_clean(at)
+    assert not at.warning
+
+
+def test_a_url_value_is_shown_as_text_not_markdown(scenario_dir):
+    at = new_app(scenario="beta", seed="**1**").run()
+    (warning,) = at.warning
+    assert "\\*\\*1\\*\\*" in warning.value  # escaped: the page shows the asterisks
 
 
 def test_downloads_offer_scenario_results_and_report(scenario_dir):

@@ -955,3 +955,19 @@ def test_a_lever_renamed_beside_a_policy_of_the_same_id_is_replaced_not_stacked(
     # The notes' list of the scenario's own policies leaves the levers out.
     assert C.policies_on(twice, "recruitment.women_share") == []
     assert C.policies_on(twice, "recruitment.intake") == ["what-if-women-share"]
+
+
+def test_unusable_levers_say_what_the_scenario_lacks():
+    from pathlib import Path
+
+    from simulator import load_scenario
+
+    shipped = Path(__file__).resolve().parents[1] / "scenarios"
+    funnel = load_scenario(shipped / "dk_defence_reform.toml")
+    assert C.unusable_levers(funnel, {"women_share": 0.5, "women_attrition": 0.9}) == {
+        "women_share": "it has no women's share of intake (its recruits come from the "
+        "conscription funnel)"
+    }
+    (warning,) = C.unusable_lever_warnings(funnel, {"women_share": 0.5}, {"women_intake": "50"})
+    assert warning.startswith("The link's women_intake=50 does nothing on ")
+    assert warning.endswith("It was left out.")

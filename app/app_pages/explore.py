@@ -53,6 +53,7 @@ K_UPLOAD_ERROR = "_upload_error"
 K_RAN_ONCE = "_explore_ran_once"
 K_URL_READ = "_explore_url_read"
 K_URL_WARNINGS = "_explore_url_warnings"
+K_URL_LEVERS = "_explore_url_levers"  # the link's levers and parameters, until checked
 SCENARIO_DEPENDENT = (
     K_SEED,
     K_SHARE_ON,
@@ -87,8 +88,10 @@ def _read_url_once(ids: list[str]) -> None:
     if ss.get(K_URL_READ):
         return
     ss[K_URL_READ] = True
-    qs = C.parse_query_params(st.query_params.to_dict(), ids)
+    params = st.query_params.to_dict()
+    qs = C.parse_query_params(params, ids)
     ss[K_URL_WARNINGS] = qs.warnings
+    ss[K_URL_LEVERS] = (C.levers_from_settings(qs), params)  # checked once the scenario is known
     if qs.scenario is not None:
         ss[K_SCENARIO] = qs.scenario
     if qs.reps is not None:
@@ -709,8 +712,12 @@ def explore() -> None:
         st.session_state[K_SCENARIO] = (valid or ids)[0]
 
     scenario = sidebar(ids, labels, checked, upload_levers.get(st.session_state[K_SCENARIO], {}))
-    for warning in st.session_state.pop(K_URL_WARNINGS, []):
-        st.warning(warning, icon=":material/link_off:")
+    warnings = st.session_state.pop(K_URL_WARNINGS, [])
+    url_levers, params = st.session_state.pop(K_URL_LEVERS, ({}, {}))
+    if scenario is not None:
+        warnings += C.unusable_lever_warnings(scenario, url_levers, params)
+    for warning in warnings:
+        st.warning(C.md_escape(warning), icon=":material/link_off:")
     upload_error()
     sid = st.session_state[K_SCENARIO]
     is_upload = sid in uploaded
