@@ -59,6 +59,20 @@ def scenario_from_json(text: str) -> Scenario:
     return C.scenario_from_json(text)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def what_if_json(base_json: str, levers: tuple[tuple[str, float], ...]) -> str:
+    """The canonical JSON of the scenario ``base_json`` with the what-if ``levers`` applied
+    (``apply_what_if`` keywords and values). Cached: Explore asks for it on every rerun, and
+    building it took 9-15 ms on the calibrated police.
+
+    Raises
+    ------
+    ScenarioError
+        If the levers make the scenario invalid (not cached: asked again, it raises again).
+    """
+    return C.scenario_json(C.apply_what_if(scenario_from_json(base_json), **dict(levers)))
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def simulate(scenario_text: str, replications: int, seed: int) -> dict:
     """Run the expected and the stochastic engine; return the summary and small tables."""

@@ -769,11 +769,11 @@ def explore() -> None:
         )
 
     try:
-        run_scenario = C.apply_what_if(scenario, **levers)
+        run_json = state.what_if_json(checked[sid][0], tuple(sorted(levers.items())))
     except ScenarioError as exc:
         show_issues("The what-if settings make the scenario invalid", [str(i) for i in exc.issues])
         return
-    run_json = C.scenario_json(run_scenario)
+    run_scenario = scenario_from_json(run_json)
     with st.spinner("Simulating …"):
         try:
             result = simulate(run_json, reps, seed)
