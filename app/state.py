@@ -63,7 +63,7 @@ def scenario_from_json(text: str) -> Scenario:
 def what_if_json(base_json: str, levers: tuple[tuple[str, float], ...]) -> str:
     """The canonical JSON of the scenario ``base_json`` with the what-if ``levers`` applied
     (``apply_what_if`` keywords and values). Cached: Explore asks for it on every rerun, and
-    building it took 9-15 ms on the calibrated police.
+    building it takes 4 ms (no lever) to 7 ms (one lever) on the calibrated police.
 
     Raises
     ------
