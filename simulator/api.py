@@ -17,6 +17,7 @@ from simulator.compiled import Compiled, compile_scenario
 from simulator.engine import run_expected_raw, run_stochastic_raw
 from simulator.errors import Issue, ScenarioError
 from simulator.results import Result
+from simulator.rng import SEED_LIMIT, SEED_RANGE
 from simulator.scenario import MAX_REPLICATIONS, Scenario, scenario_fingerprint
 from simulator.targets import evaluate_targets
 
@@ -77,8 +78,8 @@ def run(
     if first_replication < 0:
         raise ScenarioError([Issue("first_replication", "must be ≥ 0", first_replication)])
     root = s.simulation.seed if seed is None else seed
-    if not 0 <= root < 2**128:
-        raise ScenarioError([Issue("seed", "must be an integer from 0 to 2**128 - 1", root)])
+    if not 0 <= root < SEED_LIMIT:
+        raise ScenarioError([Issue("seed", f"must be {SEED_RANGE}", root)])
     draws = None
     if parameter_uncertainty and s.posterior is not None:
         from simulator.posterior import compile_draws

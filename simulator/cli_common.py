@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from simulator.errors import Issue, ScenarioError
+from simulator.rng import SEED_LIMIT
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,7 +39,7 @@ def int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-SEED_MAX = 2**128 - 1  # SeedSequence entropy: any non-negative integer below 2**128
+SEED_MAX = SEED_LIMIT - 1  # SeedSequence entropy: any non-negative integer below 2**128
 
 
 def add_reps_seed(

@@ -126,6 +126,7 @@ from simulator.compiled import MODE_VACANCY, compile_scenario
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import parse_path, resolve_slot, set_path
 from simulator.results import Result
+from simulator.rng import SEED_LIMIT, SEED_RANGE
 from simulator.scenario import MAX_REPLICATIONS, Scenario, Target, parse_scenario, scenario_to_data
 from simulator.targets import Z95, condition_met, wilson_interval
 
@@ -634,8 +635,8 @@ def solve(
     if not 1 <= reps <= MAX_REPLICATIONS:
         raise _err("replications", f"must be between 1 and {MAX_REPLICATIONS}", reps)
     root = scenario.simulation.seed if seed is None else int(seed)
-    if not 0 <= root < 2**128:
-        raise _err("seed", "must be an integer from 0 to 2**128 - 1", root)
+    if not 0 <= root < SEED_LIMIT:
+        raise _err("seed", f"must be {SEED_RANGE}", root)
     if uncertainty_seeds < 0 or uncertainty_seeds > 50:
         raise _err("uncertainty_seeds", "must be from 0 to 50", uncertainty_seeds)
     out = _solve_probability(ev, float(probability), reps, root, tol)

@@ -27,6 +27,10 @@ import numpy as np
 
 #: Replications per block: the unit of random streams and of work.
 BLOCK_SIZE = 100
+#: Seeds are integers 0 … SEED_LIMIT - 1 (``SeedSequence`` entropy: 128 bits).
+SEED_LIMIT = 2**128
+#: How an error message states the seed's range.
+SEED_RANGE = "an integer from 0 to 2**128 - 1"
 
 
 def stable_id(name: str) -> int:

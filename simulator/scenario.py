@@ -45,6 +45,7 @@ from pydantic import (
 
 from simulator.agents_options import AgentOptions, validate_agent_options
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
+from simulator.rng import SEED_LIMIT
 
 # --------------------------------------------------------------------------------------------
 # Hard bounds: they stop a crafted file from pinning a machine.
@@ -791,7 +792,7 @@ class Simulation(Strict):
     """Defaults for a run (the CLI and app can override them)."""
 
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1000
-    seed: Annotated[int, Field(ge=0, lt=2**128)] = 20250701
+    seed: Annotated[int, Field(ge=0, lt=SEED_LIMIT)] = 20250701
     levers_from_year: Year | None = Field(
         None,
         description=(

@@ -72,7 +72,7 @@ from pydantic import (
 from simulator import __version__
 from simulator.errors import Issue, ScenarioError, issues_from_pydantic
 from simulator.paths import Step, parse_path, resolve_slot, set_path  # re-exported
-from simulator.rng import BLOCK_SIZE
+from simulator.rng import BLOCK_SIZE, SEED_LIMIT
 from simulator.scenario import (
     MAX_FILE_BYTES,
     MAX_REPLICATIONS,
@@ -234,7 +234,7 @@ class SweepSpec(_Strict):
     description: Annotated[str, Field(max_length=4000)] = ""
     scenario: PathText = Field(description="Base scenario file, relative to the sweep file.")
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] | None = None
-    seed: Annotated[int, Field(ge=0, lt=2**128)] | None = None
+    seed: Annotated[int, Field(ge=0, lt=SEED_LIMIT)] | None = None
     chunk_replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] | None = None
     grid: Annotated[list[GridParameter], Field(max_length=50)] = []
     sample: Sample | None = None
