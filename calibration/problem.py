@@ -786,7 +786,8 @@ def cross_check(spec: ProblemSpec, base: Scenario, base_data: dict[str, Any]) ->
 
 def _check_interpolate(spec: ProblemSpec, base_data: dict[str, Any]) -> list[Issue]:
     """Each interpolated path is a table of years of the scenario with an entry at every knot;
-    no parameter writes a year of it that is not a knot (it would be overwritten)."""
+    no parameter writes a year of it between the first and last knot that is not a knot (the
+    interpolation would overwrite it; a year outside the knots keeps its value)."""
     issues: list[Issue] = []
     seen: set[str] = set()
     written = [parse_path(p) for p in spec_written(spec)]
@@ -825,12 +826,24 @@ def _check_interpolate(spec: ProblemSpec, base_data: dict[str, Any]) -> list[Iss
         for w in written:
             if len(w) == len(steps) + 1 and w[: len(steps)] == steps:
                 year = w[-1]
-                if not (isinstance(year, str) and year.isdigit() and int(year) in it.knots):
+                if not (isinstance(year, str) and year.isdigit()):
+                    issues.append(
+                        Issue(
+                            f"{where}.path",
+                            f"a parameter writes {it.path}.{year}, which is not a year of the "
+                            "table",
+                            it.path,
+                        )
+                    )
+                elif it.knots[0] < int(year) < it.knots[-1] and int(year) not in it.knots:
+                    # the years from the first to the last knot are filled in: a year outside
+                    # them keeps the parameter's value
                     issues.append(
                         Issue(
                             f"{where}.knots",
-                            f"a parameter writes {it.path}.{year}, which is not a knot (it "
-                            "would be overwritten by the interpolation)",
+                            f"a parameter writes {it.path}.{year}, which lies between the knots "
+                            f"{it.knots[0]} and {it.knots[-1]} but is not one (the "
+                            "interpolation would overwrite it)",
                             it.knots,
                         )
                     )

@@ -6,8 +6,9 @@
   years in between, the engine sees the linear path, and the posterior block lists every
   yearly entry instead of the knots (so each draw of a calibrated scenario is a linear path).
 * Validation names the field of every problem at once: not a table of years, a knot with no
-  entry, a parameter writing a year that is not a knot, knots out of order, no provenance,
-  a table listed twice.
+  entry, a parameter writing a year between the knots that is not a knot (a year outside
+  them keeps its value, and is allowed), knots out of order, no provenance, a table listed
+  twice.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def test_a_fit_with_knots_writes_a_calibrated_scenario_with_linear_draws(tmp_pat
     [
         ({"path": "recruitment.mode"}, "interpolate[0].path", "table of years"),
         ({"path": "recruitment.nope"}, "interpolate[0].path", "table of years"),
-        ({"knots": [2000, 2004, 2010]}, "interpolate[0].knots", "not a knot"),
+        ({"knots": [2000, 2004, 2010]}, "interpolate[0].knots", "lies between the knots"),
         ({"knots": [2000, 2010, 2005]}, "interpolate[0]", "strictly increasing"),
         ({"assumption": None}, "interpolate[0]", "source or an assumption"),
     ],
@@ -122,6 +123,22 @@ def test_invalid_interpolation_names_its_field(tmp_path: Path, change, field, te
         problem_from_data(data, tmp_path)
     hits = [i for i in err.value.issues if i.path.startswith(field) and text in i.message]
     assert hits, [str(i) for i in err.value.issues]
+
+
+def test_a_parameter_may_write_a_year_outside_the_knots(tmp_path: Path):
+    """Only the years from the first to the last knot are filled in: a year after the last
+    knot keeps the value its parameter writes."""
+    data = _problem(tmp_path)
+    data["interpolate"][0]["knots"] = [2000, 2005]
+    problem = problem_from_data(data, tmp_path)
+    model = Model(problem)
+    theta = np.array([0.1, 0.4, 0.2])
+    data, _ = model.data(theta)
+    table = data["recruitment"]["women_share"]
+    years = list(range(2000, 2006))
+    linear = np.interp(years, [2000, 2005], theta[:2])
+    assert [table[str(y)] for y in years] == pytest.approx(linear)
+    assert table["2010"] == pytest.approx(0.2)
 
 
 def test_a_knot_without_an_entry_and_a_table_listed_twice_are_reported_together(tmp_path):
