@@ -416,6 +416,19 @@ def _check_identity(out: Path, sweep: Sweep) -> dict[str, Any] | None:
                     )
                 ]
             )
+        others = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+        if others:  # a sweep writes several files and folders: never among someone else's
+            shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+            raise ScenarioError(
+                [
+                    Issue(
+                        "--out",
+                        f"is a directory with other files in it ({shown}) and no sweep "
+                        "manifest; give a new or empty directory",
+                        str(out),
+                    )
+                ]
+            )
         return None
     try:
         manifest = json.loads(path.read_text())

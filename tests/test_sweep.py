@@ -509,6 +509,23 @@ def test_resume_into_another_sweeps_directory_is_refused(reference, tmp_path):
     assert "use a new --out" in issue.message
 
 
+def test_an_output_directory_with_other_files_is_refused(tmp_path):
+    sweep = write_sweep(tmp_path, reps=250, chunk=100)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("not a sweep's")
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(sweep, out, executor="serial")
+    issue = info.value.issues[0]
+    assert issue.path == "--out"
+    assert "other files in it (notes.txt)" in issue.message
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["notes.txt"]
+    # an empty directory is fine (and an existing sweep's resumes, tested above)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_sweep(sweep, empty, executor="serial").ok
+
+
 # --------------------------------------------------------------------------------------------
 # Executors
 # --------------------------------------------------------------------------------------------
