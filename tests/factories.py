@@ -7,7 +7,10 @@ pass it to :func:`simulator.parse_scenario`. Every block carries ``assumption = 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 A = "test fixture"
 
@@ -161,3 +164,63 @@ def fan_frame(years=range(2024, 2031), lo=0.10, hi=0.30):
             "expected": base + 0.001,
         }
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration problems
+# ---------------------------------------------------------------------------------------------
+def problem_report(data: dict, tmp_path: Path) -> str:
+    """The report of the ScenarioError that ``problem_from_data`` must raise on ``data``."""
+    import pytest
+
+    from calibration.problem import problem_from_data
+    from simulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        problem_from_data(data, tmp_path)
+    return exc.value.report()
+
+
+def tiny_problem(tmp_path: Path, values: dict[str, float], **design: int) -> dict:
+    """A 2-grade scenario file in tmp_path and a problem dict fitting h and a_w to 3 shares."""
+    scenario = ladder(2, start_year=2000, end_year=2010, initial=[(100, 400), (50, 450)])
+    (tmp_path / "tiny.toml").write_text(tomli_w.dumps(scenario))
+    obs = [
+        ("intake-2002", "intake", 2002, 100),
+        ("g0-2005", "g0", 2005, 300),
+        ("g1-2010", "g1", 2010, 300),
+    ]
+    return {
+        "name": "tiny",
+        "scenario": "tiny.toml",
+        "design": {"points": 256, "draws": 200, "starts": 1, "refinements": 2, "min_ess": 100}
+        | design,
+        "parameters": [
+            {
+                "name": "h",
+                "paths": ["recruitment.women_share"],
+                "low": 0.15,
+                "high": 0.5,
+                "assumption": "test",
+            },
+            {
+                "name": "a_w",
+                "paths": ["attrition[grade=g0].women"],
+                "low": 0.05,
+                "high": 0.25,
+                "assumption": "test",
+            },
+        ],
+        "observations": [
+            {
+                "id": i,
+                "population": pop,
+                "year": y,
+                "value": values.get(i, 0.3),
+                "measurement": "binomial",
+                "n_eff": n,
+                "source": "synthetic",
+            }
+            for i, pop, y, n in obs
+        ],
+    }

@@ -26,7 +26,7 @@ from simulator import load_scenario
 from simulator.compiled import compile_scenario
 from simulator.engine import run_expected_raw
 from simulator.scenario import parse_scenario
-from tests.test_calibration_fit import problem_report, tiny_problem
+from tests.factories import problem_report, tiny_problem
 
 
 def _channel(**kw) -> dict:

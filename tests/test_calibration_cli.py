@@ -16,8 +16,7 @@ import tomli_w
 from calibration.cli import main
 from simulator import load_scenario
 from simulator.compiled import compile_scenario
-from tests.factories import ladder
-from tests.test_calibration_fit import tiny_problem
+from tests.factories import ladder, tiny_problem
 
 
 def _write_problem(tmp_path: Path, data: dict) -> Path:

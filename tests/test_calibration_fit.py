@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomli_w
 from scipy import stats
 
 from calibration.fit import (
@@ -40,65 +39,11 @@ from simulator import load_scenario
 from simulator.compiled import compile_scenario
 from simulator.engine import run_expected_raw
 from simulator.paths import parse_path, resolve_slot
-from tests.factories import ladder
+from tests.factories import tiny_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CALIBRATED = sorted((ROOT / "scenarios").glob("*_calibrated.toml"))
-
-
-def problem_report(data: dict, tmp_path: Path) -> str:
-    """The report of the ScenarioError that ``problem_from_data`` must raise on ``data``."""
-    from simulator.errors import ScenarioError
-
-    with pytest.raises(ScenarioError) as exc:
-        problem_from_data(data, tmp_path)
-    return exc.value.report()
-
-
-def tiny_problem(tmp_path: Path, values: dict[str, float], **design: int) -> dict:
-    """A 2-grade scenario file in tmp_path and a problem dict fitting h and a_w to 3 shares."""
-    scenario = ladder(2, start_year=2000, end_year=2010, initial=[(100, 400), (50, 450)])
-    (tmp_path / "tiny.toml").write_text(tomli_w.dumps(scenario))
-    obs = [
-        ("intake-2002", "intake", 2002, 100),
-        ("g0-2005", "g0", 2005, 300),
-        ("g1-2010", "g1", 2010, 300),
-    ]
-    return {
-        "name": "tiny",
-        "scenario": "tiny.toml",
-        "design": {"points": 256, "draws": 200, "starts": 1, "refinements": 2, "min_ess": 100}
-        | design,
-        "parameters": [
-            {
-                "name": "h",
-                "paths": ["recruitment.women_share"],
-                "low": 0.15,
-                "high": 0.5,
-                "assumption": "test",
-            },
-            {
-                "name": "a_w",
-                "paths": ["attrition[grade=g0].women"],
-                "low": 0.05,
-                "high": 0.25,
-                "assumption": "test",
-            },
-        ],
-        "observations": [
-            {
-                "id": i,
-                "population": pop,
-                "year": y,
-                "value": values.get(i, 0.3),
-                "measurement": "binomial",
-                "n_eff": n,
-                "source": "synthetic",
-            }
-            for i, pop, y, n in obs
-        ],
-    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from calibration.fit import engine_cells, fit_problem
 from calibration.problem import Observation, problem_from_data
 from simulator import compile_scenario, load_scenario, run
 from simulator.engine import run_expected_raw
-from tests.test_calibration_fit import problem_report, tiny_problem
+from tests.factories import problem_report, tiny_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,7 @@ import pytest
 import tomli_w
 
 from simulator.cli import main
-from tests.factories import ladder
-from tests.test_calibration_fit import tiny_problem
+from tests.factories import ladder, tiny_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,7 @@ from simulator.errors import ScenarioError
 from simulator.posterior import compile_draws
 from simulator.results import Result
 from simulator.scenario import Target
-from tests.test_calibration_fit import problem_report
+from tests.factories import problem_report
 
 ROOT = Path(__file__).resolve().parents[1]
 REFORM = ROOT / "scenarios" / "dk_defence_reform.toml"
@@ -174,7 +174,7 @@ def test_drawn_per_replication_keeps_exactly_what_compile_draws_accepts():
 
 
 def test_a_typo_in_a_calibration_paths_last_step_is_named(tmp_path):
-    from tests.test_calibration_fit import tiny_problem
+    from tests.factories import tiny_problem
 
     data = tiny_problem(tmp_path, {})
     data["parameters"][1]["paths"] = ["attrition[grade=g0].womenn"]
@@ -185,7 +185,7 @@ def test_a_typo_in_a_calibration_paths_last_step_is_named(tmp_path):
 
 
 def test_a_normal_prior_far_outside_its_bounds_is_refused(tmp_path):
-    from tests.test_calibration_fit import tiny_problem
+    from tests.factories import tiny_problem
 
     data = tiny_problem(tmp_path, {})
     data["parameters"][0]["prior"] = {"distribution": "normal", "mean": 5.0, "sd": 0.02}
@@ -199,7 +199,7 @@ def test_a_normal_prior_far_outside_its_bounds_is_refused(tmp_path):
 
 
 def test_a_check_on_a_whole_table_does_not_repeat_the_table(tmp_path):
-    from tests.test_calibration_fit import tiny_problem
+    from tests.factories import tiny_problem
 
     data = tiny_problem(tmp_path, {})
     data["observations"][0]["value"] = 29.2  # a percentage where a share is wanted
