@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from simulator import ScenarioError, compile_scenario, parse_scenario, run
+from simulator import ScenarioError, compile_scenario, load_scenario, parse_scenario, run
 from simulator.pipeline import FUNNEL_STAGES, summoned_share_from_date
 from simulator.targets import evaluate_target
 from tests.factories import A, ladder
@@ -724,3 +725,37 @@ def test_danish_reform_reproduces_its_calibration_points():
     w, m = res.counts("deployed")
     assert w[0, 0] + m[0, 0] == 3400
     assert res.share("deployed")[0, 0] == pytest.approx(0.093, abs=5e-4)
+
+
+@pytest.mark.parametrize("name", ["dk_defence_reform", "dk_police_deployment", "dk_police"])
+def test_the_per_year_field_lists_are_the_fields_that_grow_with_the_horizon(name):
+    """``YEARLY_FIELDS`` (Compiled) and each pipeline class's ``YEARLY`` are kept by hand:
+    check them against the arrays whose length changes when the horizon grows by one year."""
+    import dataclasses
+
+    from simulator.compiled import YEARLY_FIELDS, compile_scenario
+    from simulator.pipeline import ConscriptionArrays, DeploymentArrays
+    from simulator.scenario import scenario_to_data
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml"
+    data = scenario_to_data(load_scenario(path))
+    short = compile_scenario(parse_scenario(data))
+    data["end_year"] += 1
+    long = compile_scenario(parse_scenario(data))
+
+    def growing(a, b) -> set[str]:
+        return {
+            f.name
+            for f in dataclasses.fields(a)
+            if isinstance(getattr(a, f.name), np.ndarray)
+            and getattr(a, f.name).shape != getattr(b, f.name).shape
+        }
+
+    assert growing(short, long) == {*YEARLY_FIELDS, "years"}
+    if short.conscription is not None:
+        assert isinstance(short.conscription, ConscriptionArrays)
+        assert growing(short.conscription, long.conscription) == set(ConscriptionArrays.YEARLY)
+    for a, b in zip(short.deployments, long.deployments, strict=True):
+        assert isinstance(a, DeploymentArrays)
+        assert growing(a, b) == set(DeploymentArrays.YEARLY)
+    assert short.conscription is not None or short.deployments or name == "dk_police"
