@@ -510,6 +510,41 @@ def profile_expected(mode: str, top: int = 8) -> list[tuple[str, int, float, flo
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
+def bench_posterior(repeats: int = 7) -> list[dict[str, Any]]:
+    """Compiling a calibrated scenario's posterior draws, as each app lever change does (the
+    draws are cached per scenario, and a lever makes a new one): together
+    (``compile_batch``) against one by one (the path taken when the batch declines)."""
+    import simulator.posterior as posterior
+
+    rows = []
+    for path in sorted((HERE.parent / "scenarios").glob("*_calibrated.toml")):
+        s = simulator.load_scenario(path)
+
+        def fresh(s=s) -> None:
+            posterior._CACHE.clear()
+            posterior.compile_draws(s)
+
+        together = time_call(fresh, repeats)
+        original = posterior.compile_batch
+        posterior.compile_batch = lambda group: None  # decline: one by one
+        try:
+            alone = time_call(fresh, repeats)
+        finally:
+            posterior.compile_batch = original
+        posterior._CACHE.clear()
+        rows.append(
+            {
+                "scenario": path.stem,
+                "draws": len(s.posterior.draws),
+                "paths": len(s.posterior.parameters),
+                "grades": len(s.grades),
+                "together": together,
+                "alone": alone,
+            }
+        )
+    return rows
+
+
 def verdict(ok: bool) -> str:
     """PASS / FAIL."""
     return "PASS" if ok else "**FAIL**"
@@ -764,6 +799,27 @@ def write_report(path: Path, r: dict[str, Any]) -> str:
                 f"({ch['cohort_sd']:.4f}) | {ch['peer_mean']:.4f} | {ch['z']:+.2f} | "
                 f"{ch['p']:.3f} | {'yes' if ch['p'] > CROSSCHECK_ALPHA else '**no**'} |"
             )
+    lines += [
+        "",
+        "## 5. Posterior draws (a lever change on a calibrated scenario)",
+        "",
+        "`simulator.posterior.compile_draws` on each shipped calibrated scenario, its cache "
+        "cleared before each call (an app lever change makes a new scenario, whose draws are "
+        "compiled again): parsing and validating every draw, then compiling them together "
+        "(`compile_batch`: one pass on arrays with a leading draw axis) against one by one "
+        "(`compile_scenario` per draw, the path taken when the batch declines). Both give "
+        "the same arrays (tests/test_compile_batch.py). Median CPU seconds per call.",
+        "",
+        "| scenario | draws | posterior paths | grades | together (CPU) | one by one (CPU) "
+        "| one by one / together |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["posterior"]:
+        lines.append(
+            f"| {row['scenario']} | {row['draws']} | {row['paths']} | {row['grades']} | "
+            f"{row['together'][0]:.3f} s | {row['alone'][0]:.3f} s | "
+            f"{row['alone'][0] / row['together'][0]:.2f}x |"
+        )
     text = "\n".join(lines) + "\n"
     path.write_text(text, encoding="utf-8")
     return text
@@ -809,6 +865,14 @@ def main(argv: list[str] | None = None) -> int:
                 + "; ".join(f"{c['population']} z={c['z']:+.2f}" for c in p["checks"]),
                 flush=True,
             )
+
+    r["posterior"] = bench_posterior()
+    for row in r["posterior"]:
+        print(
+            f"[5] draws of {row['scenario']}: together {row['together'][0]:.3f} s, one by one "
+            f"{row['alone'][0]:.3f} s",
+            flush=True,
+        )
 
     r["total"] = time.perf_counter() - t_start
     r["loads"] = (load_start, load_average())
