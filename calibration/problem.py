@@ -473,11 +473,18 @@ class Problem:
         """Every *scenario* path a parameter writes, in order (the posterior block's
         parameters); paths into the problem's channels are left out, and the knots of an
         interpolated table are replaced by every yearly entry of the table (after the other
-        paths, in the order of ``[[interpolate]]``)."""
-        tables = [parse_path(t.path) for t in self.spec.interpolate]
+        paths, in the order of ``[[interpolate]]``); a year of the table outside its knots
+        (not filled in) stays a path of its own."""
+        tables = [(parse_path(t.path), t.years()) for t in self.spec.interpolate]
 
-        def in_table(steps: list[Step]) -> bool:
-            return any(len(steps) == len(t) + 1 and steps[: len(t)] == t for t in tables)
+        def in_table(steps: list[Step]) -> bool:  # an entry the interpolation fills in
+            return any(
+                len(steps) == len(t) + 1
+                and steps[: len(t)] == t
+                and str(steps[-1]).isdigit()
+                and int(steps[-1]) in years
+                for t, years in tables
+            )
 
         own = [
             p

@@ -139,6 +139,16 @@ def test_a_parameter_may_write_a_year_outside_the_knots(tmp_path: Path):
     linear = np.interp(years, [2000, 2005], theta[:2])
     assert [table[str(y)] for y in years] == pytest.approx(linear)
     assert table["2010"] == pytest.approx(0.2)
+    # ... and the posterior varies it: its path is among those written, once
+    written = problem.written_paths
+    assert written == ["recruitment.women_share.2010"] + [
+        f"recruitment.women_share.{y}" for y in years
+    ]
+    fit = fit_problem(problem)
+    post = calibrated_scenario_data(fit)["posterior"]
+    assert post["parameters"] == written
+    draws = np.array(post["draws"])
+    assert np.ptp(draws[:, 0]) > 0  # the 2010 entry differs between draws
 
 
 def test_a_knot_without_an_entry_and_a_table_listed_twice_are_reported_together(tmp_path):
