@@ -629,6 +629,14 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
 
     promote_out = np.clip(promote_out, 0.0, 1.0 - attrition)  # float-rounding only (checked)
     recruitment_mode = {"fixed": 0, "replace": 1, "growth": 2, "conscription": 3}[rec.mode]
+    try:
+        pipeline = [
+            (compile_conscription(x, years), compile_deployments(x, populations)) for x in group
+        ]
+    except ScenarioError:
+        if N > 1:  # a member's funnel or pool is invalid: one by one, for its own error
+            raise _BatchInvalid from None
+        raise
     out = []
     for n, x in enumerate(group):
         pops = dict(populations)
@@ -656,8 +664,8 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
                 initial=initial[n],
                 populations=pops,
                 K_grade=k_grade[n],
-                conscription=compile_conscription(x, years),
-                deployments=compile_deployments(x, pops),
+                conscription=pipeline[n][0],
+                deployments=pipeline[n][1],
             )
         )
     return out

@@ -139,14 +139,20 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
         [value + float(delta) for value, delta in zip(row, shift, strict=True)]
         for row in post.draws
     ]
-    compiled = _compile_together(base, chains, values)
+    parsed = _parse_all(base, chains, values)
+    compiled = None if parsed is None else compile_batch(parsed)
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):
         if compiled is not None:
             c = compiled[i]
         else:  # one by one, so that each invalid draw gets its own error
             try:
-                c = compile_scenario(parse_scenario(_with_values(base, chains, values[i])))
+                draw = (
+                    parse_scenario(_with_values(base, chains, values[i]))
+                    if parsed is None
+                    else parsed[i]
+                )
+                c = compile_scenario(draw)
             except ScenarioError as exc:
                 detail = "; ".join(str(x) for x in exc.issues[:3])
                 issues.append(
@@ -195,19 +201,18 @@ def _as_draw(c: Compiled, point: Compiled) -> Compiled:
     )
 
 
-def _compile_together(
+def _parse_all(
     base: dict, chains: list[list[str | int]], values: list[list[float]]
-) -> list[Compiled] | None:
-    """Every draw parsed and compiled in one batch (:func:`compile_batch`), or None where a
-    draw does not parse, the draws' structures differ or one breaks a constraint (the
-    caller then compiles them one by one, naming each invalid draw)."""
+) -> list[Scenario] | None:
+    """Every draw as a validated scenario, or None if one does not parse (the caller then
+    goes draw by draw, naming each invalid one)."""
     scenarios = []
     for row in values:
         try:
             scenarios.append(parse_scenario(_with_values(base, chains, row)))
         except ScenarioError:
             return None
-    return compile_batch(scenarios)
+    return scenarios
 
 
 def _get(container, key):

@@ -207,3 +207,31 @@ def test_the_cached_draws_hold_few_objects_the_garbage_collector_scans():
     assert len(draws) == 400
     assert grown < 2 * len(draws)
     assert all(d.scenario is scenario for d in draws)
+
+
+def test_a_member_whose_funnel_is_invalid_makes_the_batch_decline():
+    """The funnel's arrays are checked per member too: an invalid one declines the batch
+    (the caller then names it) rather than raising from the batch."""
+    path = ROOT / "scenarios" / "dk_defence_reform.toml"
+    data = scenario_to_data(loads_scenario(path.read_bytes(), "toml", path.name))
+    fine = parse_scenario(data)
+    data.setdefault("policies", []).append(
+        {
+            "id": "too-many-volunteers",
+            "parameter": "conscription.volunteer_share",
+            "from_year": fine.start_year + 1,
+            "scale": 50.0,
+            "assumption": "test",
+        }
+    )
+    broken = parse_scenario(data)
+    with pytest.raises(ScenarioError):
+        compile_scenario(broken)
+    twin = copy.deepcopy(data)
+    twin["policies"][-1]["scale"] = 1.0
+    fine_twin = parse_scenario(twin)  # the same structure as broken, a valid funnel
+    assert structure_key(fine_twin) == structure_key(broken)
+    assert compile_batch([fine_twin, broken]) is None
+    together = compile_batch([fine_twin, fine_twin])
+    assert together is not None
+    assert_same(together[1], compile_scenario(fine_twin))
