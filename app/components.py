@@ -1211,20 +1211,12 @@ def applicable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str,
     them out: the intake share without an intake share (a conscription funnel), odds and floor
     without a vacancy step, the establishment without one, a floor at the scenario's own (whole
     percent) and a factor of 1."""
-    steps = vacancy_steps(scenario)
     floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
     own_floor = round(100 * floors[0]) if floors else 0
-    keep = {
-        "women_share": has_intake_share(scenario),
-        "vacancy_odds": bool(steps),
-        "women_floor": bool(steps),
-        "women_attrition": True,
-        "men_attrition": True,
-        "establishment": any(g.establishment is not None for g in scenario.grades),
-    }
+    missing = _missing_for_levers(scenario)
     out = {}
     for name, value in levers.items():
-        if not keep[name]:
+        if missing[name]:
             continue
         if name == "women_floor" and round(100 * value) == own_floor:
             continue
@@ -1249,17 +1241,25 @@ def unusable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str, s
     """The levers in ``levers`` that ``scenario`` has nothing for, each with the reason (a
     link made on another scenario, or edited): what :func:`applicable_levers` leaves out
     other than a lever at the scenario's own value, which changes nothing as it should."""
-    reasons = {
-        "women_share": None
-        if has_intake_share(scenario)
-        else "it has no women's share of intake (its recruits come from the conscription funnel)",
-        "vacancy_odds": None if vacancy_steps(scenario) else "it has no vacancy-mode promotion",
-        "women_floor": None if vacancy_steps(scenario) else "it has no vacancy-mode promotion",
+    missing = _missing_for_levers(scenario)
+    return {name: missing[name] for name in levers if missing.get(name)}
+
+
+def _missing_for_levers(scenario: Scenario) -> dict[str, str | None]:
+    """For each lever, what ``scenario`` lacks for it to act (None: nothing lacks)."""
+    no_vacancy = None if vacancy_steps(scenario) else "it has no vacancy-mode promotion"
+    no_share = "it has no women's share of intake (its recruits come from the conscription funnel)"
+    no_posts = "none of its grades has an establishment"
+    return {
+        "women_share": None if has_intake_share(scenario) else no_share,
+        "vacancy_odds": no_vacancy,
+        "women_floor": no_vacancy,
+        "women_attrition": None,
+        "men_attrition": None,
         "establishment": None
         if any(g.establishment is not None for g in scenario.grades)
-        else "none of its grades has an establishment",
+        else no_posts,
     }
-    return {name: reasons[name] for name in levers if reasons.get(name)}
 
 
 def unusable_lever_warnings(
@@ -1268,8 +1268,8 @@ def unusable_lever_warnings(
     """One warning per lever of a link that does nothing on ``scenario`` (``raw``: the URL's
     parameters, for the value as written)."""
     return [
-        f"The link's {LEVER_PARAMS[name]}={raw.get(LEVER_PARAMS[name], '')} does nothing on "
-        f"{scenario.name}: {why}. It was left out."
+        f"The link's {LEVER_PARAMS[name]}={str(raw.get(LEVER_PARAMS[name], ''))!r} does "
+        f"nothing on {scenario.name}: {why}. It was left out."
         for name, why in unusable_levers(scenario, levers).items()
     ]
 

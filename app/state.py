@@ -334,17 +334,20 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
     given = C.levers_from_settings(qs)
     levers = C.applicable_levers(scenario, given)
     run_scenario = C.apply_what_if(scenario, **levers)
-    url = {k: str(v) for k, v in params.items() if k in C.QUERY_KEYS}
-    applied = [C.LEVER_PARAMS[name] for name in levers]
+    reps = qs.reps or C.REPS_DEFAULT
+    seed = qs.seed if qs.seed is not None else seed_of(scenario)
+    applied = {C.LEVER_PARAMS[name]: str(params[C.LEVER_PARAMS[name]]) for name in levers}
+    # What the page writes back: what the view is (no lever or value it left out).
+    url = {"scenario": qs.scenario, "reps": str(reps), "seed": str(seed), **applied}
     return {
         "sid": qs.scenario,
         "label": scenario.name,
         "base_json": base,
         "run_json": C.scenario_json(run_scenario),
-        "reps": qs.reps or C.REPS_DEFAULT,
-        "seed": qs.seed if qs.seed is not None else seed_of(scenario),
-        "notes": [f"{k}={url[k]}" for k in applied]
-        + C.unusable_lever_warnings(scenario, given, params),
+        "reps": reps,
+        "seed": seed,
+        "notes": [f"{k}={v}" for k, v in applied.items()],
+        "warnings": qs.warnings + C.unusable_lever_warnings(scenario, given, params),
         "levers": levers,
         "url": url,
         "reproduce": "",
@@ -369,6 +372,8 @@ def adopt_url_view() -> None:
             )
             return
         if view is not None:
+            for warning in view.get("warnings", []):  # once: the view is then the current one
+                st.warning(C.md_escape(warning), icon=":material/link_off:")
             set_current(view)
 
 

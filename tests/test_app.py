@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -453,14 +454,18 @@ def test_preload_imports_scipy_once_per_process_and_a_click_cuts_the_wait(monkey
     monkeypatch.setattr(state, "_preloaded", False)
     monkeypatch.setattr(state, "_PRELOAD_NOW", threading.Event())
     monkeypatch.setattr(state.threading, "Thread", spy)
+    hooked = []
+    monkeypatch.setattr(state, "AFTER_PRELOAD", [lambda: hooked.append("scipy" in sys.modules)])
     state.preload_scipy(delay=600.0)
     thread = state._preload_thread
     thread.join(timeout=0.2)
     assert thread.is_alive()  # waiting out its delay
+    assert hooked == []
     state.preload_scipy(0.0)  # a click: no second thread, and the first stops waiting
     thread.join(timeout=60)
     assert not thread.is_alive()
     assert started == ["parity-preload"]
+    assert hooked == [True]  # the hooks (app.serve's gc.freeze) run once SciPy is imported
 
 
 def test_skipping_the_component_scan_loses_nothing(monkeypatch):
@@ -476,35 +481,45 @@ def test_skipping_the_component_scan_loses_nothing(monkeypatch):
     assert manifest_scanner.scan_component_manifests() == []
 
 
-@pytest.mark.parametrize("fails", [False, True], ids=["warm-up done", "warm-up failed"])
+@pytest.mark.parametrize("fails", [None, "warm-up", "logger"])
 def test_the_warm_up_freezes_what_start_up_made_and_switches_the_collector_back_on(
     monkeypatch, fails
 ):
     """app/serve.py switches the garbage collector off at start and, at the end of the
-    warm-up (failed or not), freezes every object alive then and switches it back on; SciPy's
-    modules are frozen once the preload thread has imported them."""
+    warm-up (done, failed, or failed before it could log), freezes every object alive then
+    and switches it back on; SciPy's modules are frozen once the preload thread has imported
+    them."""
     import gc
+
+    import streamlit.logger
 
     from app import serve, state
 
     def fake_warm_up():
-        if fails:
+        if fails == "warm-up":
             raise RuntimeError("no scenario")
         return ("{}", 500, 1)
+
+    def no_logger(name):
+        raise RuntimeError("no logger")
 
     monkeypatch.setattr(serve, "_wait_for_runtime", lambda: True)
     monkeypatch.setattr(state, "warm_up", fake_warm_up)
     monkeypatch.setattr(state, "AFTER_PRELOAD", [])
+    if fails == "logger":
+        monkeypatch.setattr(streamlit.logger, "get_logger", no_logger)
     was_enabled = gc.isenabled()
     gc.disable()  # as serve.main does before it starts the warm-up thread
     try:
         serve.warm_up()
         assert gc.isenabled()
         assert gc.get_freeze_count() > 10_000  # the modules imported so far, at least
-        assert state.AFTER_PRELOAD == [gc.freeze]
+        assert state.AFTER_PRELOAD == ([] if fails == "logger" else [gc.freeze])
     finally:
         gc.unfreeze()
-        if not was_enabled:
+        if was_enabled:
+            gc.enable()
+        else:
             gc.disable()
 
 

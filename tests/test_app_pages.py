@@ -365,23 +365,41 @@ def test_link_levers_the_scenario_has_nothing_for_are_named(scenario_dir):
     assert not at.exception
     texts = [unescape(w.value) for w in at.warning]
     for param, why in (
-        ("women_odds=2", "it has no vacancy-mode promotion"),
-        ("women_floor=30", "it has no vacancy-mode promotion"),
-        ("establishment=120", "none of its grades has an establishment"),
+        ("women_odds='2'", "it has no vacancy-mode promotion"),
+        ("women_floor='30'", "it has no vacancy-mode promotion"),
+        ("establishment='120'", "none of its grades has an establishment"),
     ):
         assert any(f"The link's {param} does nothing" in t and why in t for t in texts), param
     assert len(texts) == 3
     assert_shows(at, api_cards(_alpha(), 11))
     for key in ("women_odds", "women_floor", "establishment"):
         assert key not in at.query_params  # the link written back has only what applies
+    at.run()
+    assert not at.warning  # said once, not on every rerun
 
     from app import state
 
     view = state.view_from_params({"scenario": "alpha", "women_attrition": "80", "women_odds": "2"})
     assert view["levers"] == {"women_attrition": 0.8}
-    assert view["notes"][0] == "women_attrition=80"
-    assert view["notes"][1].startswith("The link's women_odds=2 does nothing on Alpha")
-    assert len(view["notes"]) == 2
+    assert view["notes"] == ["women_attrition=80"]
+    (warning,) = view["warnings"]
+    assert warning.startswith("The link's women_odds='2' does nothing on Alpha")
+    assert view["url"] == {
+        "scenario": "alpha",
+        "reps": "500",
+        "seed": "11",
+        "women_attrition": "80",
+    }
+
+
+@pytest.mark.parametrize("page", ["about", "data", "compare"])
+def test_another_page_opened_from_a_link_warns_of_its_unusable_levers(scenario_dir, page):
+    at = new_app(scenario="alpha", women_odds="2", women_attrition="80")
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception
+    texts = [unescape(w.value) for w in at.warning]
+    assert any("The link's women_odds='2' does nothing" in t for t in texts), texts
+    assert "women_odds" not in at.query_params
 
 
 def test_a_lever_at_the_scenarios_own_value_is_left_out_without_a_warning(scenario_dir):

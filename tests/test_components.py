@@ -969,5 +969,5 @@ def test_unusable_levers_say_what_the_scenario_lacks():
         "conscription funnel)"
     }
     (warning,) = C.unusable_lever_warnings(funnel, {"women_share": 0.5}, {"women_intake": "50"})
-    assert warning.startswith("The link's women_intake=50 does nothing on ")
+    assert warning.startswith("The link's women_intake='50' does nothing on ")
     assert warning.endswith("It was left out.")
