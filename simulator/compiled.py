@@ -637,38 +637,41 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
         if N > 1:  # a member's funnel or pool is invalid: one by one, for its own error
             raise _BatchInvalid from None
         raise
-    out = []
-    for n, x in enumerate(group):
-        pops = dict(populations)
-        out.append(
-            Compiled(
-                scenario=x,
-                years=years,
-                grade_ids=tuple(s.grade_ids),
-                workforce=pops["workforce"],
-                K=K,
-                attrition=attrition[n],
-                promote_out=promote_out[n],
-                mode=mode,
-                min_years_out=min_years_out,
-                women_odds=odds[n],
-                women_floor=floor[n],
-                lateral_share=lateral[n],
-                lateral_women_share=lateral_w[n],
-                leave_vacant=leave_vacant,
-                establishment=establishment[n],
-                recruitment_mode=recruitment_mode,
-                intake=intake[n],
-                women_share=women_share[n],
-                growth_rate=growth_rate[n],
-                initial=initial[n],
-                populations=pops,
-                K_grade=k_grade[n],
-                conscription=pipeline[n][0],
-                deployments=pipeline[n][1],
-            )
+    shared = {  # the structure: one object for every scenario of the batch
+        "years": years,
+        "grade_ids": tuple(s.grade_ids),
+        "workforce": populations["workforce"],
+        "K": K,
+        "mode": mode,
+        "min_years_out": min_years_out,
+        "leave_vacant": leave_vacant,
+        "recruitment_mode": recruitment_mode,
+        "populations": populations,
+    }
+    own = {  # each scenario's row of the batch arrays
+        "attrition": attrition,
+        "promote_out": promote_out,
+        "women_odds": odds,
+        "women_floor": floor,
+        "lateral_share": lateral,
+        "lateral_women_share": lateral_w,
+        "establishment": establishment,
+        "intake": intake,
+        "women_share": women_share,
+        "growth_rate": growth_rate,
+        "initial": initial,
+        "K_grade": k_grade,
+    }
+    return [
+        Compiled(
+            scenario=x,
+            **shared,
+            **{name: arr[n] for name, arr in own.items()},
+            conscription=pipeline[n][0],
+            deployments=pipeline[n][1],
         )
-    return out
+        for n, x in enumerate(group)
+    ]
 
 
 def _block_index(blocks: list, key: str, value: str) -> int:
