@@ -1290,3 +1290,12 @@ def levers_from_settings(qs: QuerySettings) -> dict[str, float]:
     if qs.establishment is not None:
         out["establishment"] = qs.establishment / 100
     return out
+
+
+def lever_params(levers: dict[str, float]) -> dict[str, str]:
+    """URL parameters that give ``levers`` (``apply_what_if`` keywords): the inverse of
+    :func:`levers_from_settings` (odds as written, the others in whole percent)."""
+    return {
+        LEVER_PARAMS[name]: f"{value:g}" if name == "vacancy_odds" else str(round(100 * value))
+        for name, value in levers.items()
+    }

@@ -336,7 +336,7 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
     run_scenario = C.apply_what_if(scenario, **levers)
     reps = qs.reps or C.REPS_DEFAULT
     seed = qs.seed if qs.seed is not None else seed_of(scenario)
-    applied = {C.LEVER_PARAMS[name]: str(params[C.LEVER_PARAMS[name]]) for name in levers}
+    applied = C.lever_params(levers)
     # What the page writes back: what the view is (no lever or value it left out).
     url = {"scenario": qs.scenario, "reps": str(reps), "seed": str(seed), **applied}
     return {

@@ -971,3 +971,17 @@ def test_unusable_levers_say_what_the_scenario_lacks():
     (warning,) = C.unusable_lever_warnings(funnel, {"women_share": 0.5}, {"women_intake": "50"})
     assert warning.startswith("The link's women_intake='50' does nothing on ")
     assert warning.endswith("It was left out.")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"women_intake": "40", "women_odds": "1.5", "women_floor": "30"},
+        {"women_attrition": "80", "men_attrition": "125", "establishment": "110"},
+        {"women_intake": "0", "women_odds": "2.75", "women_floor": "100"},
+    ],
+)
+def test_lever_params_are_the_inverse_of_reading_them(params):
+    qs = C.parse_query_params(params, [])
+    assert not qs.warnings
+    assert C.lever_params(C.levers_from_settings(qs)) == params

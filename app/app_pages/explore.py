@@ -733,13 +733,7 @@ def explore() -> None:
     url = {"reps": str(reps), "seed": str(seed)}
     if not is_upload:
         url["scenario"] = sid
-    if "women_share" in levers:
-        url["women_intake"] = str(ss[K_SHARE])
-    if "vacancy_odds" in levers:
-        url["women_odds"] = f"{levers['vacancy_odds']:g}"
-    for key in PERCENT_LEVERS:
-        if key in levers:
-            url[key] = str(ss[key])
+    url |= C.lever_params(levers)
     _write_url(url)
 
     st.title(C.md_escape(scenario.name))
