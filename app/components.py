@@ -165,9 +165,16 @@ def is_what_if_policy(pid: str, assumption: str | None) -> bool:
 #: Id prefix of the policies the what-if levers add (``what-if-women-share`` ...).
 WHAT_IF_POLICY = "what-if"
 WHAT_IF_ASSUMPTION = "What-if lever set in the app"
-_WHAT_IF_ID = (
-    rf"{WHAT_IF_POLICY}-(women-share|odds|floor|women-attrition|men-attrition|establishment)(-x)*"
-)
+#: The lever each what-if policy id stands for (``apply_what_if`` keyword).
+WHAT_IF_LEVERS = {
+    f"{WHAT_IF_POLICY}-women-share": "women_share",
+    f"{WHAT_IF_POLICY}-odds": "vacancy_odds",
+    f"{WHAT_IF_POLICY}-floor": "women_floor",
+    f"{WHAT_IF_POLICY}-women-attrition": "women_attrition",
+    f"{WHAT_IF_POLICY}-men-attrition": "men_attrition",
+    f"{WHAT_IF_POLICY}-establishment": "establishment",
+}
+_WHAT_IF_ID = rf"({'|'.join(map(re.escape, WHAT_IF_LEVERS))})(-x)*"
 
 
 def apply_what_if(
@@ -297,17 +304,6 @@ def apply_what_if(
     changed = parse_scenario(data, source=f"{scenario.name} (what-if)")
     compile_scenario(changed)  # a lever that makes a probability impossible fails here
     return changed
-
-
-#: The lever each what-if policy id stands for (``apply_what_if`` keyword).
-WHAT_IF_LEVERS = {
-    f"{WHAT_IF_POLICY}-women-share": "women_share",
-    f"{WHAT_IF_POLICY}-odds": "vacancy_odds",
-    f"{WHAT_IF_POLICY}-floor": "women_floor",
-    f"{WHAT_IF_POLICY}-women-attrition": "women_attrition",
-    f"{WHAT_IF_POLICY}-men-attrition": "men_attrition",
-    f"{WHAT_IF_POLICY}-establishment": "establishment",
-}
 
 
 def split_what_if(scenario: Scenario) -> tuple[Scenario, dict[str, float]]:
@@ -584,7 +580,7 @@ def _dataset(datasets: dict[str, list], rows: list[dict[str, Any]]) -> dict[str,
     """Add ``rows`` to a spec's ``datasets`` under Altair's name for them (``data-`` and the
     first 32 hex digits of the SHA-256 of their sorted-key JSON); return the reference."""
     text = json.dumps(rows, sort_keys=True, default=str)
-    name = "empty" if rows == [{}] else "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    name = "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
     datasets[name] = rows
     return {"name": name}
 
@@ -1211,8 +1207,7 @@ def applicable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str,
     them out: the intake share without an intake share (a conscription funnel), odds and floor
     without a vacancy step, the establishment without one, a floor at the scenario's own (whole
     percent) and a factor of 1."""
-    floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
-    own_floor = round(100 * floors[0]) if floors else 0
+    own_floor = floor_default(scenario)
     missing = _missing_for_levers(scenario)
     out = {}
     for name, value in levers.items():
@@ -1245,6 +1240,17 @@ def unusable_levers(scenario: Scenario, levers: dict[str, float]) -> dict[str, s
     return {name: missing[name] for name in levers if missing.get(name)}
 
 
+def floor_default(scenario: Scenario) -> int:
+    """The scenario's own floor on women's share of vacancy promotions (first step), percent."""
+    floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
+    return round(100 * floors[0]) if floors else 0
+
+
+def has_establishment(scenario: Scenario) -> bool:
+    """Whether any grade has an establishment (authorised posts)."""
+    return any(g.establishment is not None for g in scenario.grades)
+
+
 def _missing_for_levers(scenario: Scenario) -> dict[str, str | None]:
     """For each lever, what ``scenario`` lacks for it to act (None: nothing lacks)."""
     no_vacancy = None if vacancy_steps(scenario) else "it has no vacancy-mode promotion"
@@ -1256,9 +1262,7 @@ def _missing_for_levers(scenario: Scenario) -> dict[str, str | None]:
         "women_floor": no_vacancy,
         "women_attrition": None,
         "men_attrition": None,
-        "establishment": None
-        if any(g.establishment is not None for g in scenario.grades)
-        else no_posts,
+        "establishment": None if has_establishment(scenario) else no_posts,
     }
 
 
@@ -1268,7 +1272,7 @@ def unusable_lever_warnings(
     """One warning per lever of a link that does nothing on ``scenario`` (``raw``: the URL's
     parameters, for the value as written)."""
     return [
-        f"The link's {LEVER_PARAMS[name]}={str(raw.get(LEVER_PARAMS[name], ''))!r} does "
+        f"The link's {LEVER_PARAMS[name]}={_first(raw.get(LEVER_PARAMS[name], ''))!r} does "
         f"nothing on {scenario.name}: {why}. It was left out."
         for name, why in unusable_levers(scenario, levers).items()
     ]

@@ -333,7 +333,7 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
     scenario = scenario_from_json(base)
     given = C.levers_from_settings(qs)
     levers = C.applicable_levers(scenario, given)
-    run_scenario = C.apply_what_if(scenario, **levers)
+    run_json = what_if_json(base, tuple(sorted(levers.items())))
     reps = qs.reps or C.REPS_DEFAULT
     seed = qs.seed if qs.seed is not None else seed_of(scenario)
     applied = C.lever_params(levers)
@@ -343,7 +343,7 @@ def view_from_params(params: dict) -> dict[str, Any] | None:
         "sid": qs.scenario,
         "label": scenario.name,
         "base_json": base,
-        "run_json": C.scenario_json(run_scenario),
+        "run_json": run_json,
         "reps": reps,
         "seed": seed,
         "notes": [f"{k}={v}" for k, v in applied.items()],
@@ -359,21 +359,23 @@ def adopt_url_view() -> None:
     (a shared link opened directly), make that scenario with its levers the current view."""
     if st.session_state.get(K_CURRENT) is None and "scenario" in st.query_params:
         params = st.query_params.to_dict()
+        files, _checked = shipped()
+        qs = C.parse_query_params(params, list(files))
         try:
             view = view_from_params(params)
         except ScenarioError as exc:
-            given = ", ".join(
-                f"{k}={v}" for k, v in params.items() if k in C.QUERY_KEYS and k != "scenario"
-            )
+            levers = C.lever_params(C.levers_from_settings(qs))  # the valid ones, as applied
+            given = ", ".join(f"{k}={v}" for k, v in levers.items())
             show_issues(
                 f"The link's levers ({given}) make the scenario invalid; open it on Explore "
                 "to change them",
                 [str(i) for i in exc.issues],
             )
             return
+        # Said once: the view then is the current one (or, without one, the page's default).
+        for warning in qs.warnings if view is None else view["warnings"]:
+            st.warning(C.md_escape(warning), icon=":material/link_off:")
         if view is not None:
-            for warning in view.get("warnings", []):  # once: the view is then the current one
-                st.warning(C.md_escape(warning), icon=":material/link_off:")
             set_current(view)
 
 

@@ -240,6 +240,7 @@ def test_a_shared_link_whose_levers_fail_says_so_on_another_page(scenario_dir):
     assert not at.exception
     (error,) = at.error
     assert "women\\_attrition=300" in error.value or "women_attrition=300" in error.value
+    assert "reps" not in unescape(error.value)  # the link's levers only
     assert "what\\-if" in error.value or "what-if" in error.value
     # A lever that does nothing on the scenario (a factor of 100 %) makes no view of its own.
     at = new_app(scenario="beta", women_attrition="100")
@@ -400,6 +401,14 @@ def test_another_page_opened_from_a_link_warns_of_its_unusable_levers(scenario_d
     texts = [unescape(w.value) for w in at.warning]
     assert any("The link's women_odds='2' does nothing" in t for t in texts), texts
     assert "women_odds" not in at.query_params
+
+
+def test_another_page_opened_on_an_unknown_scenario_says_so(scenario_dir):
+    at = new_app(scenario="nope")
+    at.switch_page("app_pages/about.py").run()
+    assert not at.exception
+    texts = [unescape(w.value) for w in at.warning]
+    assert any("scenario='nope' is not a shipped scenario" in t for t in texts), texts
 
 
 def test_a_lever_at_the_scenarios_own_value_is_left_out_without_a_warning(scenario_dir):

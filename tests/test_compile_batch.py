@@ -79,12 +79,12 @@ def test_a_calibrated_scenarios_draws_compile_together_as_alone(path):
 @pytest.mark.parametrize("path", CALIBRATED, ids=lambda p: p.stem)
 def test_compile_draws_uses_the_batch_with_the_same_arrays(path, monkeypatch):
     scenario = loads_scenario(path.read_bytes(), "toml", path.name)
-    posterior._CACHE.clear()
+    posterior.clear_cache()
     batched = posterior.compile_draws(scenario)
-    posterior._CACHE.clear()
+    posterior.clear_cache()
     monkeypatch.setattr(posterior, "compile_batch", lambda group: None)  # one by one
     alone = posterior.compile_draws(scenario)
-    posterior._CACHE.clear()
+    posterior.clear_cache()
     assert len(batched) == len(alone) == len(scenario.posterior.draws)
     for got, want in zip(batched, alone, strict=True):
         assert_same(got, want)
@@ -197,13 +197,13 @@ def test_the_cached_draws_hold_few_objects_the_garbage_collector_scans():
     lever change): one tracked object (the Compiled) per draw."""
     path = ROOT / "scenarios" / "dk_police_calibrated.toml"
     scenario = loads_scenario(path.read_bytes(), "toml", path.name)
-    posterior._CACHE.clear()
+    posterior.clear_cache()
     gc.collect()
     before = len(gc.get_objects())
     draws = posterior.compile_draws(scenario)
     gc.collect()
     grown = len(gc.get_objects()) - before
-    posterior._CACHE.clear()
+    posterior.clear_cache()
     assert len(draws) == 400
     assert grown < 2 * len(draws)
     assert all(d.scenario is scenario for d in draws)

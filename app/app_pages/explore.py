@@ -130,7 +130,7 @@ def own_widget_values(scenario: Scenario) -> dict[str, Any]:
         K_ODDS_ON: False,
         # The widget's bounds: a scenario's own odds outside them start at the nearest bound.
         K_ODDS: min(max(float(odds[0]), C.ODDS_MIN), C.ODDS_MAX) if odds else 1.0,
-        K_FLOOR: floor_default(scenario),
+        K_FLOOR: C.floor_default(scenario),
         **{key: 100 for key in (K_WATTR, K_MATTR, K_EST)},
     }
 
@@ -170,17 +170,6 @@ def levers_fit_widgets(scenario: Scenario, levers: dict[str, float]) -> bool:
         if key in widgets and not (lo <= widgets[key] <= hi and (widgets[key] - lo) % step == 0):
             return False
     return not ("vacancy_odds" in levers and not C.ODDS_MIN <= levers["vacancy_odds"] <= C.ODDS_MAX)
-
-
-def floor_default(scenario: Scenario) -> int:
-    """The scenario's own floor on women's share of vacancy promotions (first step), percent."""
-    floors = [p.women_floor for p in scenario.promotions if p.mode == "vacancy"]
-    return round(100 * floors[0]) if floors else 0
-
-
-def has_establishment(scenario: Scenario) -> bool:
-    """Whether any grade has an establishment (authorised posts)."""
-    return any(g.establishment is not None for g in scenario.grades)
 
 
 def _take_upload() -> None:
@@ -333,7 +322,7 @@ def sidebar(
                 key=K_MATTR,
                 persist_state="session",
             )
-            if has_establishment(scenario):
+            if C.has_establishment(scenario):
                 st.slider(
                     "Establishment (% of the scenario's posts)",
                     min_value=C.ESTABLISHMENT_PCT_MIN,
@@ -386,7 +375,7 @@ def active_levers(scenario: Scenario, values: Any = None) -> dict[str, float]:
         K_FLOOR: bool(C.vacancy_steps(scenario)),
         K_WATTR: True,
         K_MATTR: True,
-        K_EST: has_establishment(scenario),
+        K_EST: C.has_establishment(scenario),
     }
     own = own_widget_values(scenario)
     for key in PERCENT_LEVERS:
@@ -429,7 +418,7 @@ def lever_notes(scenario: Scenario, levers: dict[str, float]) -> list[str]:
         note = (
             f"What-if: at least {C.fmt_pct(levers['women_floor'], 0)} of the promotions into "
             f"{steps} go to women from {C.first_simulated_year(scenario)}, as far as eligible "
-            f"women exist (the scenario has {floor_default(scenario)} %)."
+            f"women exist (the scenario has {C.floor_default(scenario)} %)."
         )
         pols = C.policies_on(scenario, "promotion.women_floor")
         if pols:
