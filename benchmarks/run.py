@@ -521,7 +521,7 @@ def bench_posterior(repeats: int = 7) -> list[dict[str, Any]]:
         s = simulator.load_scenario(path)
 
         def fresh(s=s) -> None:
-            posterior._CACHE.clear()
+            posterior.clear_cache()
             posterior.compile_draws(s)
 
         together = time_call(fresh, repeats)
@@ -531,7 +531,7 @@ def bench_posterior(repeats: int = 7) -> list[dict[str, Any]]:
             alone = time_call(fresh, repeats)
         finally:
             posterior.compile_batch = original
-        posterior._CACHE.clear()
+        posterior.clear_cache()
         rows.append(
             {
                 "scenario": path.stem,

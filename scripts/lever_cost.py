@@ -60,7 +60,7 @@ def main() -> int:
             import simulator.posterior as posterior
 
             def fresh(s=scenario) -> None:
-                posterior._CACHE.clear()
+                posterior.clear_cache()
                 posterior.compile_draws(s)
 
             t_draws, _ = best(fresh)

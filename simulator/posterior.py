@@ -62,6 +62,11 @@ _CACHE: OrderedDict[str, list[Compiled]] = OrderedDict()
 _CACHE_SIZE = 8
 
 
+def clear_cache() -> None:
+    """Forget every compiled posterior (the next :func:`compile_draws` compiles again)."""
+    _CACHE.clear()
+
+
 def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Compiled]:
     """Return one compiled scenario per posterior draw (cached by the scenario's sha256).
 
