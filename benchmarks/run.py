@@ -526,7 +526,7 @@ def bench_posterior(repeats: int = 7) -> list[dict[str, Any]]:
 
         together = time_call(fresh, repeats)
         original = posterior.compile_batch
-        posterior.compile_batch = lambda group: None  # decline: one by one
+        posterior.compile_batch = lambda group, **_: None  # decline: one by one
         try:
             alone = time_call(fresh, repeats)
         finally:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator.errors import Issue, ScenarioError
-from simulator.scenario import SEXES, Scenario, Series
+from simulator.scenario import MAX_WOMEN_ODDS, SEXES, Scenario, Series
 
 if TYPE_CHECKING:
     from simulator.pipeline import ConscriptionArrays, DeploymentArrays
@@ -184,6 +184,31 @@ def _weights(from_year: int, to_year: int | None, years: np.ndarray) -> np.ndarr
     return np.clip((years - start) / (to_year - start), 0.0, 1.0)
 
 
+def apply_policy(
+    arr: np.ndarray,
+    w: np.ndarray,
+    p_set: float | np.ndarray | None,
+    p_scale: float | np.ndarray | None,
+    lead: int = 0,
+) -> np.ndarray:
+    """The policy rule: ``(1 - w) x + w · set``, or ``x · (1 + w (scale - 1))``.
+
+    ``w`` has one weight per projection year; ``arr``'s year axis is axis ``lead``. With
+    ``lead = 1``, axis 0 is a batch of scenarios and ``set``/``scale`` are one value per
+    scenario (``[N]``).
+    """
+    tail = (1,) * (arr.ndim - lead - 1)
+    ww = w.reshape((1,) * lead + (-1,) + tail)
+
+    def each(v: float | np.ndarray) -> float | np.ndarray:
+        return np.reshape(v, (-1,) + (1,) * (arr.ndim - 1)) if np.ndim(v) else v
+
+    if p_set is not None:
+        return (1 - ww) * arr + ww * each(p_set)
+    factor = 1.0 if p_scale is None else each(p_scale)
+    return arr * (1 + ww * (factor - 1))
+
+
 def tenure_buckets(s: Scenario) -> int:
     """Return K, the open-ended top bucket of completed years in grade.
 
@@ -249,7 +274,6 @@ def structure_key(s: Scenario) -> tuple:
                 p.min_years_in_grade,
                 p.probability is None,
                 p.when_floor_short,
-                p.lateral_women_share is None,
             )
             for p in s.promotions
         ),
@@ -333,13 +357,18 @@ def compile_scenario(s: Scenario) -> Compiled:
     return _compile([s])[0]
 
 
-def compile_batch(scenarios: Sequence[Scenario]) -> list[Compiled] | None:
+def compile_batch(
+    scenarios: Sequence[Scenario], pipeline_of: Compiled | None = None
+) -> list[Compiled] | None:
     """Compile scenarios that differ in values only (a posterior's draws) in one pass.
 
     The same arrays as ``[compile_scenario(s) for s in scenarios]`` (tested, exactly): the
     same arithmetic, run once on arrays with a leading scenario axis instead of once per
     scenario. Returns None, to compile them one by one, when their structure differs
     (:func:`structure_key`) or one of them breaks a constraint (so that its error is its own).
+
+    ``pipeline_of``: a compiled scenario whose funnel and pools every member shares (a
+    posterior's point: its draws cannot vary them), instead of compiling them per member.
     """
     if not scenarios:
         return []
@@ -347,8 +376,8 @@ def compile_batch(scenarios: Sequence[Scenario]) -> list[Compiled] | None:
     if any(structure_key(x) != key for x in scenarios[1:]):
         return None
     try:
-        return _compile(list(scenarios))
-    except _BatchInvalid:
+        return _compile(list(scenarios), pipeline_of)
+    except (_BatchInvalid, ScenarioError):  # ScenarioError: a batch of one
         return None
 
 
@@ -357,7 +386,7 @@ def _column(values: list[float]) -> np.ndarray:
     return np.array(values, dtype=float)[:, None]
 
 
-def _compile(group: list[Scenario]) -> list[Compiled]:
+def _compile(group: list[Scenario], pipeline_of: Compiled | None = None) -> list[Compiled]:
     """Compile ``group`` (scenarios of one :func:`structure_key`; the structure is read from
     the first) on arrays with a leading scenario axis n = 0 … N-1.
 
@@ -427,16 +456,8 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
                 mask[gindex[member]] = True
         return mask
 
-    def apply(
-        arr: np.ndarray, w: np.ndarray, p_set: np.ndarray | None, p_scale: np.ndarray | None
-    ) -> np.ndarray:
-        # arr [N, Y, ...]; w [Y]; p_set, p_scale [N] (one value per scenario) or None
-        tail = (1,) * (arr.ndim - 2)
-        ww = w.reshape((1, -1, *tail))
-        if p_set is not None:
-            return (1 - ww) * arr + ww * p_set.reshape((-1, 1, *tail))
-        factor = 1.0 if p_scale is None else p_scale.reshape((-1, 1, *tail))
-        return arr * (1 + ww * (factor - 1))
+    def apply(arr: np.ndarray, w: np.ndarray, p_set, p_scale) -> np.ndarray:
+        return apply_policy(arr, w, p_set, p_scale, lead=1)  # arr [N, Y, ...]
 
     for i, pol in enumerate(s.policies):
         w = _weights(pol.from_year, pol.to_year, years)
@@ -532,7 +553,7 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
         active = [p.id for p in s.policies if p.from_year <= year]
         return f" (policies in force: {', '.join(active)})" if active else ""
 
-    bad = (attrition < 0) | (attrition > 1)
+    bad_attrition = bad = (attrition < 0) | (attrition > 1)
     if bad.any():
         n, t, g, sx, k = first_bad(bad)
         issues.append(
@@ -545,7 +566,7 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
         )
     bad = (promote_out < 0) | (promote_out > 1)
     total = attrition + promote_out
-    over = total > 1 + 1e-12
+    over = (total > 1 + 1e-12) & ~bad_attrition  # an attrition outside [0, 1] is named above
     if bad.any() or over.any():
         n, t, g, sx, k = first_bad(bad | over)
         block = step_block.get(g + 1, 0)
@@ -559,39 +580,42 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
                 float(total[n, t, g, sx, k]),
             )
         )
-    for name, arr in (
-        ("promotion.women_floor", floor),
-        ("promotion.lateral_share", lateral),
-        ("promotion.lateral_women_share", lateral_w),
-        ("recruitment.women_share", women_share[:, :, None]),
+    for field_name, arr in (
+        ("women_floor", floor),
+        ("lateral_share", lateral),
+        ("lateral_women_share", lateral_w),
+        (None, women_share[:, :, None]),  # recruitment
     ):
-        if ((arr < 0) | (arr > 1)).any():
-            t = int(np.argwhere((arr < 0) | (arr > 1))[0][1])
+        outside = (arr < 0) | (arr > 1)
+        if outside.any():
+            n, t, g = first_bad(outside)
+            if field_name is None:
+                path, where = "recruitment.women_share", ""
+            else:
+                path = f"promotions[{step_block.get(g, 0)}].{field_name}"
+                where = f" for the step into {s.grades[g].id!r}"
             issues.append(
                 Issue(
-                    name,
-                    f"share outside [0, 1] in {years[t]}{blame(int(years[t]))}",
-                    float(arr.flat[np.argmax((arr < 0) | (arr > 1))]),
+                    path,
+                    f"share outside [0, 1]{where} in {years[t]}{blame(int(years[t]))}",
+                    float(arr[n, t, g]),
                 )
             )
     stepped = mode > 0  # grades with a promotion step into them
-    if (odds[:, :, stepped] <= 0).any():  # a policy set or scaled the odds to 0
-        n, t, j = (int(x) for x in np.argwhere(odds[:, :, stepped] <= 0)[0])
+    # A policy that sets or scales the odds to 0 (or beyond the schema's bound); intake and
+    # establishment cannot go negative (set and scale are ≥ 0), nor growth push intake below 0.
+    wrong_odds = (odds[:, :, stepped] <= 0) | (odds[:, :, stepped] > MAX_WOMEN_ODDS)
+    if wrong_odds.any():
+        n, t, j = first_bad(wrong_odds)
         g = int(np.flatnonzero(stepped)[j])
         issues.append(
             Issue(
                 f"promotions[{step_block[g]}].women_odds",
-                f"women's relative odds must stay above 0; in {years[t]} they are "
-                f"{odds[n, t, g]:g}{blame(int(years[t]))}",
+                f"women's relative odds must stay above 0 and at most {MAX_WOMEN_ODDS:g}; in "
+                f"{years[t]} they are {odds[n, t, g]:g}{blame(int(years[t]))}",
                 float(odds[n, t, g]),
             )
         )
-    if (intake < 0).any():
-        issues.append(
-            Issue("recruitment.intake", "intake must not be negative", float(intake.min()))
-        )
-    if np.any(establishment[~np.isnan(establishment)] < 0):
-        issues.append(Issue("grades", "establishment must not be negative", None))
     if issues:
         if N > 1:
             raise _BatchInvalid
@@ -630,9 +654,13 @@ def _compile(group: list[Scenario]) -> list[Compiled]:
     promote_out = np.clip(promote_out, 0.0, 1.0 - attrition)  # float-rounding only (checked)
     recruitment_mode = {"fixed": 0, "replace": 1, "growth": 2, "conscription": 3}[rec.mode]
     try:
-        pipeline = [
-            (compile_conscription(x, years), compile_deployments(x, populations)) for x in group
-        ]
+        pipeline = (
+            [(pipeline_of.conscription, pipeline_of.deployments)] * N
+            if pipeline_of is not None
+            else [
+                (compile_conscription(x, years), compile_deployments(x, populations)) for x in group
+            ]
+        )
     except ScenarioError:
         if N > 1:  # a member's funnel or pool is invalid: one by one, for its own error
             raise _BatchInvalid from None

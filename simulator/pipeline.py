@@ -64,9 +64,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from simulator.compiled import WOMEN, Compiled, _series, _weights
+from simulator.compiled import WOMEN, Compiled, _series, _weights, apply_policy
 from simulator.errors import Issue, ScenarioError
-from simulator.scenario import SEXES, Scenario, SexCounts, SexShares
+from simulator.scenario import MAX_WOMEN_ODDS, SEXES, Scenario, SexCounts, SexShares
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -198,15 +198,6 @@ def summoned_share_from_date(date: str, lag: int, years: np.ndarray) -> np.ndarr
     return out
 
 
-def _apply(arr: np.ndarray, w: np.ndarray, p_set: float | None, p_scale: float | None):
-    """The policy rule of :mod:`simulator.compiled`: blend towards ``set`` or scale."""
-    ww = w.reshape((-1,) + (1,) * (arr.ndim - 1))
-    if p_set is not None:
-        return (1 - ww) * arr + ww * p_set
-    factor = 1.0 if p_scale is None else p_scale
-    return arr * (1 + ww * (factor - 1))
-
-
 def _by_sex(pair: SexShares | SexCounts, years: np.ndarray) -> np.ndarray:
     return np.stack([_series(pair.women, years), _series(pair.men, years)], axis=-1)
 
@@ -257,15 +248,15 @@ def compile_conscription(s: Scenario, years: np.ndarray) -> ConscriptionArrays |
         w = _weights(pol.from_year, pol.to_year, years)
         sexes = [SEXES.index(x) for x in (pol.sexes or list(SEXES))]
         if pol.parameter == "conscription.places":
-            places = _apply(places, w, pol.set, pol.scale)
+            places = apply_policy(places, w, pol.set, pol.scale)
         elif pol.parameter == "conscription.women_summoned":
-            summoned[:, WOMEN] = _apply(summoned[:, WOMEN], w, pol.set, pol.scale)
+            summoned[:, WOMEN] = apply_policy(summoned[:, WOMEN], w, pol.set, pol.scale)
         elif pol.parameter == "conscription.volunteer_share":
             for sx in sexes:
-                volunteer[:, sx] = _apply(volunteer[:, sx], w, pol.set, pol.scale)
+                volunteer[:, sx] = apply_policy(volunteer[:, sx], w, pol.set, pol.scale)
         elif pol.parameter == "conscription.contract_share":
             for sx in sexes:
-                contract[:, :, sx] = _apply(contract[:, :, sx], w, pol.set, pol.scale)
+                contract[:, :, sx] = apply_policy(contract[:, :, sx], w, pol.set, pol.scale)
 
     issues: list[Issue] = []
     _check_share(issues, "conscription.women_summoned", summoned, years, s)
@@ -319,14 +310,23 @@ def compile_deployments(
                 continue
             w = _weights(pol.from_year, pol.to_year, years)
             if pol.parameter == "deployment.demand":
-                demand = _apply(demand, w, pol.set, pol.scale)
+                demand = apply_policy(demand, w, pol.set, pol.scale)
             elif pol.parameter == "deployment.women_odds":
-                odds = _apply(odds, w, pol.set, pol.scale)
+                odds = apply_policy(odds, w, pol.set, pol.scale)
             else:
-                floor = _apply(floor, w, pol.set, pol.scale)
+                floor = apply_policy(floor, w, pol.set, pol.scale)
         _check_share(issues, f"deployments[{i}].women_floor", floor, years, s)
-        if (odds <= 0).any():
-            issues.append(Issue(f"deployments[{i}].women_odds", "must stay above 0", odds.min()))
+        wrong = (odds <= 0) | (odds > MAX_WOMEN_ODDS)
+        if wrong.any():
+            j = int(np.argmax(wrong))
+            issues.append(
+                Issue(
+                    f"deployments[{i}].women_odds",
+                    f"must stay above 0 and at most {MAX_WOMEN_ODDS:g} (after policies); at "
+                    f"year-end {int(years[j])} it is {odds[j]:g}",
+                    float(odds[j]),
+                )
+            )
         if (demand < 0).any():
             issues.append(Issue(f"deployments[{i}].demand", "must not be negative", demand.min()))
         out.append(DeploymentArrays(d.id, mask, d.min_years_in_grade, demand, odds, floor))

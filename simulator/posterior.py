@@ -56,7 +56,7 @@ def drawn_per_replication(data: dict, path: str) -> bool:
 
 
 #: Structural arrays that every draw must share with the point estimate.
-STRUCTURE = ("mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
+STRUCTURE = ("years", "mode", "min_years_out", "leave_vacant", "workforce", "K_grade")
 
 _CACHE: OrderedDict[str, list[Compiled]] = OrderedDict()
 _CACHE_SIZE = 8
@@ -145,19 +145,17 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
         for row in post.draws
     ]
     parsed = _parse_all(base, chains, values)
-    compiled = None if parsed is None else compile_batch(parsed)
+    complete = all(isinstance(x, Scenario) for x in parsed)
+    compiled = compile_batch(parsed, pipeline_of=point) if complete else None
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):
         if compiled is not None:
             c = compiled[i]
         else:  # one by one, so that each invalid draw gets its own error
             try:
-                draw = (
-                    parse_scenario(_with_values(base, chains, values[i]))
-                    if parsed is None
-                    else parsed[i]
-                )
-                c = compile_scenario(draw)
+                if isinstance(parsed[i], ScenarioError):
+                    raise parsed[i]
+                c = compile_scenario(parsed[i])
             except ScenarioError as exc:
                 detail = "; ".join(str(x) for x in exc.issues[:3])
                 issues.append(
@@ -191,7 +189,8 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
 def _as_draw(c: Compiled, point: Compiled) -> Compiled:
     """A draw as :func:`compile_draws` returns and caches it: its own arrays, with the point's
     ``scenario`` (the calibrated scenario), populations, funnel and pools (the same structure;
-    the engines take the funnel and pools from the point in every replication).
+    the engines take the funnel and pools from the point in every replication; a batch
+    compiled them from it already).
 
     The draw's own parsed scenario is not kept: it would hold about 58 objects that Python's
     garbage collector tracks per draw (23,000 for 400 draws of ``dk_police_calibrated``),
@@ -208,16 +207,15 @@ def _as_draw(c: Compiled, point: Compiled) -> Compiled:
 
 def _parse_all(
     base: dict, chains: list[list[str | int]], values: list[list[float]]
-) -> list[Scenario] | None:
-    """Every draw as a validated scenario, or None if one does not parse (the caller then
-    goes draw by draw, naming each invalid one)."""
-    scenarios = []
+) -> list[Scenario | ScenarioError]:
+    """Every draw as a validated scenario, or the error that its values make."""
+    out: list[Scenario | ScenarioError] = []
     for row in values:
         try:
-            scenarios.append(parse_scenario(_with_values(base, chains, row)))
-        except ScenarioError:
-            return None
-    return scenarios
+            out.append(parse_scenario(_with_values(base, chains, row)))
+        except ScenarioError as exc:
+            out.append(exc)
+    return out
 
 
 def _get(container, key):

@@ -55,6 +55,8 @@ MAX_GRADES = 30
 MAX_REPLICATIONS = 100_000
 MAX_CELL_HEADCOUNT = 1_000_000_000
 MAX_TENURE_PROFILE = 60
+#: Upper bound of women's relative odds (promotion, deployment), in a file and after policies.
+MAX_WOMEN_ODDS = 1000.0
 MAX_LIST_ITEMS = 500
 MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_FILE_BYTES = 1_000_000
@@ -433,7 +435,7 @@ class Promotion(Sourced):
     mode: Literal["rate", "vacancy"]
     probability: BySex | None = Field(None, description="Rate mode: annual probability by sex.")
     min_years_in_grade: Annotated[int, Field(ge=0, le=MAX_TENURE_PROFILE)] = 0
-    women_odds: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
+    women_odds: Annotated[float, Field(gt=0.0, le=MAX_WOMEN_ODDS, allow_inf_nan=False)] = 1.0
     women_floor: Probability = 0.0
     when_floor_short: Literal["fill_with_men", "leave_vacant"] = "fill_with_men"
     lateral_share: Probability = 0.0
@@ -784,7 +786,7 @@ class Deployment(Sourced):
     demand: CountSeries = Field(description="Persons deployed in the year.")
     grades: Annotated[list[Ident], Field(min_length=1, max_length=MAX_GRADES * 2)]
     min_years_in_grade: Annotated[int, Field(ge=0, le=MAX_TENURE_PROFILE)] = 0
-    women_odds: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
+    women_odds: Annotated[float, Field(gt=0.0, le=MAX_WOMEN_ODDS, allow_inf_nan=False)] = 1.0
     women_floor: Probability = 0.0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import simulator.posterior as posterior
@@ -82,7 +82,7 @@ def test_compile_draws_uses_the_batch_with_the_same_arrays(path, monkeypatch):
     posterior.clear_cache()
     batched = posterior.compile_draws(scenario)
     posterior.clear_cache()
-    monkeypatch.setattr(posterior, "compile_batch", lambda group: None)  # one by one
+    monkeypatch.setattr(posterior, "compile_batch", lambda group, **_: None)  # one by one
     alone = posterior.compile_draws(scenario)
     posterior.clear_cache()
     assert len(batched) == len(alone) == len(scenario.posterior.draws)
@@ -125,6 +125,7 @@ def test_random_scenarios_compile_together_as_alone(data, seed, n):
             alone.append(compile_scenario(scenario))
         except ScenarioError:
             alone.append(None)
+    assume(len(group) >= 2)  # a batch of one is compile_scenario itself
     together = compile_batch(group)
     if any(c is None for c in alone):
         assert together is None  # the caller compiles one by one and names the invalid one
@@ -235,3 +236,57 @@ def test_a_member_whose_funnel_is_invalid_makes_the_batch_decline():
     together = compile_batch([fine_twin, fine_twin])
     assert together is not None
     assert_same(together[1], compile_scenario(fine_twin))
+
+
+def test_a_posterior_of_one_invalid_draw_names_the_draw():
+    data = _two_grades()
+    data["posterior"] = {
+        "method": "test sample",
+        "parameters": ["attrition[grade=g0].women"],
+        "draws": [[0.99]],
+    }
+    with pytest.raises(ScenarioError) as info:
+        posterior.compile_draws(parse_scenario(data))
+    assert [i.path for i in info.value.issues] == ["posterior.draws[0]"]
+
+
+def _policy(**fields) -> dict:
+    return {"id": "p", "from_year": 2003, "assumption": "test", **fields}
+
+
+@pytest.mark.parametrize(
+    ("policy", "path", "text"),
+    [
+        (
+            _policy(parameter="attrition", grades=["g1"], set=1.2),
+            "attrition[1].women",
+            "annual probability outside [0, 1]",
+        ),
+        (
+            _policy(parameter="promotion.women_odds", scale=1000.0),
+            "promotions[0].women_odds",
+            "at most 1000",
+        ),
+        (
+            _policy(parameter="promotion.women_floor", scale=3.0),  # 0.4 x 3
+            "promotions[0].women_floor",
+            "share outside [0, 1] for the step into 'g1'",
+        ),
+    ],
+    ids=["top-grade attrition", "odds above the bound", "floor above 1"],
+)
+def test_a_policy_that_breaks_a_bound_is_named_by_its_field(policy, path, text):
+    """One issue per broken bound, at the field it breaks: attrition above 1 in the top grade
+    (which has no promotion out) is not also blamed on a promotion step."""
+    data = _two_grades()
+    data["promotions"] = [
+        {"to": "g1", "mode": "vacancy", "women_odds": 2.0, "women_floor": 0.4, "assumption": "t"}
+    ]
+    data["grades"][1].update(establishment=200, assumption="test")
+    data["policies"] = [policy]
+    with pytest.raises(ScenarioError) as info:
+        compile_scenario(parse_scenario(data))
+    (issue,) = info.value.issues
+    assert issue.path == path
+    assert text in issue.message
+    assert "policies in force: p" in issue.message

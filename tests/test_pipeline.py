@@ -759,3 +759,23 @@ def test_the_per_year_field_lists_are_the_fields_that_grow_with_the_horizon(name
         assert isinstance(a, DeploymentArrays)
         assert growing(a, b) == set(DeploymentArrays.YEARLY)
     assert short.conscription is not None or short.deployments or name == "dk_police"
+
+
+@pytest.mark.parametrize(("scale", "shown"), [(0.0, "it is 0"), (1000.0, "it is 2000")])
+def test_a_policy_driving_deployment_odds_out_of_bounds_is_refused(scale, shown):
+    data = deploy_scenario({"women_odds": 2.0})
+    data["policies"] = [
+        {
+            "id": "p",
+            "parameter": "deployment.women_odds",
+            "from_year": 2022,
+            "scale": scale,
+            "assumption": A,
+        }
+    ]
+    with pytest.raises(ScenarioError) as err:
+        compile_scenario(parse_scenario(data))
+    (issue,) = err.value.issues
+    assert issue.path == "deployments[0].women_odds"
+    assert "above 0 and at most 1000" in issue.message
+    assert f"at year-end 2022 {shown}" in issue.message
