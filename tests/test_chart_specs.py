@@ -4,7 +4,9 @@
 specs as plain dicts, without Altair (importing Altair and converting its objects cost the first
 page about half a second of CPU; docs/app.md, Speed). Until commit 886832b they were Altair
 charts; ``tests/golden/charts/*.json`` are those charts' ``to_dict(validate=True)`` on the
-cases below, written by that code (the script that wrote them is quoted in docs/app.md). Each
+cases below, written by that code (``git show 886832b:app/components.py``; the fan chart at
+the report's width as ``fan_chart(...).properties(width=760)``, since that version took no
+``width``; the small script that called it is not kept). Each
 builder must give the same spec, key for key and value for value, on every case — data rows,
 dataset names (Altair's hash of the rows) and all — and every spec must validate against the
 Vega-Lite schema that Altair ships.
