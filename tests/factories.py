@@ -224,3 +224,8 @@ def tiny_problem(tmp_path: Path, values: dict[str, float], **design: int) -> dic
             for i, pop, y, n in obs
         ],
     }
+
+
+def unescape(text: str) -> str:
+    """A page element's text without the backslashes the app's Markdown escaping adds."""
+    return text.replace("\\", "")

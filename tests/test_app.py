@@ -38,7 +38,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import components as C
 from simulator import ScenarioError, cli, load_scenario, parse_scenario, run_and_summarize
-from tests.factories import app_alpha, app_beta
+from tests.factories import app_alpha, app_beta, unescape
 
 APP = Path(__file__).resolve().parents[1] / "app" / "main.py"
 SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
@@ -115,7 +115,7 @@ def test_app_runs_on_every_shipped_scenario():
             continue
         assert not at.error, (stem, [e.value for e in at.error])
         assert len(metrics(at, "Probability met")) == len(scenario.targets), stem
-        assert at.title[0].value.replace("\\", "") == scenario.name.replace("\\", "")
+        assert unescape(at.title[0].value) == unescape(scenario.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_bad_query_params_warn_and_fall_back_to_defaults(scenario_dir):
     at.run()
     assert not at.exception
     assert not at.error
-    texts = [w.value.replace("\\", "") for w in at.warning]  # markdown-escaped in the page
+    texts = [unescape(w.value) for w in at.warning]  # markdown-escaped in the page
     assert len(texts) == 5
     for key in ("scenario", "reps", "seed", "women_intake", "women_odds"):
         assert any(f"{key}=" in t for t in texts), key
@@ -298,7 +298,7 @@ def test_invalid_scenario_file_lists_its_problems(scenario_dir):
     at.selectbox(key="scenario").set_value("broken").run()
     assert not at.exception
     (error,) = at.error
-    text = error.value.replace("\\", "")  # the page escapes Markdown in file content
+    text = unescape(error.value)  # the page escapes Markdown in file content
     assert "broken.toml is not a valid scenario" in text
     assert "attrition[0].women" in text
     assert "recruitment: needs a source" in text
