@@ -366,22 +366,14 @@ def active_levers(scenario: Scenario, values: Any = None) -> dict[str, float]:
     """The levers in force as ``apply_what_if`` keyword arguments (only the changed ones),
     from the widgets' values (``values``, default the session's)."""
     ss = st.session_state if values is None else values
-    out: dict[str, float] = {}
-    if ss[K_SHARE_ON] and C.has_intake_share(scenario):
-        out["women_share"] = ss[K_SHARE] / 100
-    if ss[K_ODDS_ON] and C.vacancy_steps(scenario):
-        out["vacancy_odds"] = float(ss[K_ODDS])
-    applies = {
-        K_FLOOR: bool(C.vacancy_steps(scenario)),
-        K_WATTR: True,
-        K_MATTR: True,
-        K_EST: C.has_establishment(scenario),
-    }
-    own = own_widget_values(scenario)
-    for key in PERCENT_LEVERS:
-        if applies[key] and ss[key] != own[key]:
-            out[key] = ss[key] / 100
-    return out
+    given: dict[str, float] = {}
+    if ss[K_SHARE_ON]:
+        given["women_share"] = ss[K_SHARE] / 100
+    if ss[K_ODDS_ON]:
+        given["vacancy_odds"] = float(ss[K_ODDS])
+    given |= {key: ss[key] / 100 for key in PERCENT_LEVERS}
+    # those the scenario has something for, and not at its own value: as a link's levers
+    return C.applicable_levers(scenario, given)
 
 
 def what_if_notes(scenario: Scenario, share: float | None, odds: float | None) -> list[str]:
