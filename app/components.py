@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import Result, Scenario, ScenarioError, compile_scenario, parse_scenario
+from simulator.errors import Issue
 from simulator.scenario import Series, scenario_to_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -222,11 +223,33 @@ def apply_what_if(
     Raises
     ------
     ScenarioError
-        If the changed scenario is invalid (e.g. a share outside 0-1, attrition above 1).
+        If a lever has nothing to act on in the scenario (:func:`unusable_levers`: callers
+        leave those out with :func:`applicable_levers`), or the changed scenario is invalid
+        (e.g. a share outside 0-1, attrition above 1).
     """
-    levers = (women_share, vacancy_odds, women_floor, women_attrition, men_attrition, establishment)
-    if all(v is None for v in levers):
+    given = {
+        name: value
+        for name, value in (
+            ("women_share", women_share),
+            ("vacancy_odds", vacancy_odds),
+            ("women_floor", women_floor),
+            ("women_attrition", women_attrition),
+            ("men_attrition", men_attrition),
+            ("establishment", establishment),
+        )
+        if value is not None
+    }
+    if not given:
         return scenario
+    unusable = unusable_levers(scenario, given)
+    if unusable:
+        raise ScenarioError(
+            [
+                Issue(name, f"does nothing on this scenario: {why}", given[name])
+                for name, why in unusable.items()
+            ],
+            scenario.name,
+        )
     year = first_simulated_year(scenario)
     steps = vacancy_steps(scenario)
     posts = [g.id for g in scenario.grades if g.establishment is not None]
@@ -246,7 +269,7 @@ def apply_what_if(
 
     if women_share is not None:
         lever("women-share", "recruitment.women_share", "women's share of intake", set=women_share)
-    if vacancy_odds is not None and steps:
+    if vacancy_odds is not None:
         lever(
             "odds",
             "promotion.women_odds",
@@ -254,7 +277,7 @@ def apply_what_if(
             set=float(vacancy_odds),
             grades=steps,
         )
-    if women_floor is not None and steps:
+    if women_floor is not None:
         lever(
             "floor",
             "promotion.women_floor",
@@ -271,7 +294,7 @@ def apply_what_if(
                 scale=float(factor),
                 sexes=[sex],
             )
-    if establishment is not None and posts:
+    if establishment is not None:
         lever(
             "establishment",
             "establishment",

@@ -32,7 +32,7 @@ from app import components as C
 from simulator import ScenarioError, compile_scenario, parse_scenario, run
 from simulator.scenario import scenario_fingerprint, scenario_to_data
 from tests.factories import FAN_TARGET as TARGET
-from tests.factories import fan_frame, ladder
+from tests.factories import app_alpha, fan_frame, ladder
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
@@ -985,3 +985,22 @@ def test_lever_params_are_the_inverse_of_reading_them(params):
     qs = C.parse_query_params(params, [])
     assert not qs.warnings
     assert C.lever_params(C.levers_from_settings(qs)) == params
+
+
+def test_a_lever_with_nothing_to_act_on_is_an_error_not_skipped():
+    from pathlib import Path
+
+    from simulator import load_scenario
+
+    funnel = load_scenario(
+        Path(__file__).resolve().parents[1] / "scenarios" / "dk_defence_reform.toml"
+    )
+    with pytest.raises(ScenarioError) as info:
+        C.apply_what_if(funnel, women_share=0.5, women_attrition=0.9)
+    (issue,) = info.value.issues
+    assert issue.path == "women_share"
+    assert "conscription funnel" in issue.message
+    one_grade = parse_scenario(app_alpha())  # no promotion step, no establishment
+    with pytest.raises(ScenarioError) as info:
+        C.apply_what_if(one_grade, vacancy_odds=2.0, establishment=1.1)
+    assert [i.path for i in info.value.issues] == ["vacancy_odds", "establishment"]
