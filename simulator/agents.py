@@ -37,6 +37,23 @@ year-end, in this order:
 ``round`` is numpy's ``rint`` (half to even) and ceil/floor forgive 1e-9 of float noise,
 as in the cohort engines, so the two implementations count posts identically.
 
+**Conscription funnel and deployment pools** (the contract's ``[conscription]`` and
+``[[deployments]]``, :mod:`simulator.pipeline`), in both timings:
+
+* the funnel's stages are counts of a cohort, not careers: each year they are drawn by the
+  cohort engines' own step (:func:`simulator.pipeline.conscription_step`) from this
+  replication's streams (``conscription/<stage>``); its contract signers then become persons of
+  the entry grade at the year-end with the other recruits (continuous timing: at the intake
+  dates, split over them like a fixed intake). With recruitment mode ``conscription`` they are
+  the only recruits;
+* each pool deploys at every year-end j = 0 … Y (the start year included) from the persons
+  present in its grades with at least its minimum completed years in grade: ``N = min(Q,
+  eligible)`` of them by exponential clocks (rate ω_d for a woman, 1 for a man: Wallenius, the
+  same selection as vacancy promotions, stream ``pool/<id>``), the women raised to
+  ``min(eligible women, ceil(f N))`` by a floor f. Nobody moves and no tour starts (the engine's
+  own tours are ``[agents.deployment]``): the deployed by sex and the diagnostics fill the same
+  ``Raw.deployments`` arrays as the cohort engines.
+
 **Continuous timing** (``AgentOptions(timing="continuous")``) replaces the year-end flows by
 events in continuous time (see ``docs/agents.md`` for the differences by design):
 
@@ -81,9 +98,23 @@ from scipy import special
 from simpy.events import URGENT
 
 from simulator.agents_options import AgeDistribution, AgentOptions, validate_agent_options
-from simulator.compiled import MODE_VACANCY, RECRUIT_FIXED, RECRUIT_REPLACE, Compiled
-from simulator.engine import DIAGNOSTICS, FLOWS, SEX_NAMES, Raw, posterior_index
+from simulator.compiled import (
+    MODE_VACANCY,
+    RECRUIT_CONSCRIPTION,
+    RECRUIT_FIXED,
+    RECRUIT_REPLACE,
+    Compiled,
+)
+from simulator.engine import (
+    DIAGNOSTICS,
+    FLOWS,
+    SEX_NAMES,
+    Raw,
+    StochasticSampler,
+    posterior_index,
+)
 from simulator.errors import Issue, ScenarioError
+from simulator.pipeline import DEPLOYMENT_DIAGNOSTICS, FUNNEL_STAGES, conscription_step
 from simulator.rng import BLOCK_SIZE, stable_id
 
 __all__ = [
@@ -447,6 +478,23 @@ class _PersonEvent(simpy.Event):
 # ---------------------------------------------------------------------------------------------
 # One replication.
 # ---------------------------------------------------------------------------------------------
+class _StreamSampler(StochasticSampler):
+    """The stochastic engine's sampler drawing from one replication's own streams.
+
+    For the conscription funnel, whose stages are counts of a cohort: the same draws as the
+    cohort engines (:func:`simulator.pipeline.conscription_step`), from the generators
+    :func:`agent_generator` gives the replication (``gen(name)``), so they never coincide with
+    the cohort engines' and do not depend on how replications are split.
+    """
+
+    def __init__(self, gen: Callable[[str], np.random.Generator]) -> None:
+        super().__init__(seed=0, block=0)
+        self._stream = gen
+
+    def gen(self, name: str) -> np.random.Generator:
+        return self._stream(name)
+
+
 class _Replication:
     def __init__(self, plan: _Plan, seed: int, replication: int, log: bool) -> None:
         self.plan = plan
@@ -471,6 +519,18 @@ class _Replication:
         self.count = np.zeros((G, 2), np.int64)  # continuous timing: live headcount
         self.epoch = 0
         self.floor_ytd = np.zeros((G, 2), np.int64)  # continuous: women, men promoted this year
+        # The contract's conscription funnel and deployment pools (Raw.funnel, .deployments).
+        c = plan.c
+        self.sampler = _StreamSampler(self.gen)
+        self.funnel = self.places = self.pools = self.pool_diag = None
+        if c.conscription is not None:
+            self.funnel = np.zeros((Y, len(FUNNEL_STAGES), 2), np.int64)
+            self.places = np.zeros((Y, 2), np.int64)
+        if c.deployments:
+            n_pools = len(c.deployments)
+            self.pools = np.zeros((Y + 1, n_pools, 2), np.int64)
+            self.pool_diag = np.zeros((Y + 1, n_pools, len(DEPLOYMENT_DIAGNOSTICS)))
+        self.signer_split: dict[float, np.ndarray] = {}  # continuous: signers per intake date
 
     # ---- random streams -----------------------------------------------------------------
     def gen(self, name: str) -> np.random.Generator:
@@ -535,6 +595,27 @@ class _Replication:
         women exist; ``done_w``/``done_m`` are promotions already made in the same period.
         Returns the chosen women's and men's rows and the floor diagnostics.
         """
+        women, men, info, keys, is_w = self._select_counts(
+            name, pool, n_draw, odds, floor, leave_vacant, done_w, done_m
+        )
+        w_rows, m_rows = pool[is_w], pool[~is_w]
+        chosen_w = w_rows[_smallest(keys[is_w], women)]
+        chosen_m = m_rows[_smallest(keys[~is_w], men)]
+        return chosen_w, chosen_m, info
+
+    def _select_counts(
+        self,
+        name: str,
+        pool: np.ndarray,
+        n_draw: int,
+        odds: float,
+        floor: float,
+        leave_vacant: bool,
+        done_w: int = 0,
+        done_m: int = 0,
+    ) -> tuple[int, int, dict[str, float], np.ndarray, np.ndarray]:
+        """:meth:`_select`'s numbers of women and men and floor diagnostics, with the clocks
+        (``keys``) and the women's mask of ``pool`` from which it picks the persons."""
         P = self.P
         is_w = P.sex[pool] == 0
         e_w = int(is_w.sum())
@@ -563,10 +644,61 @@ class _Replication:
                 ratio = (done_w + women) * (1 - floor) / floor if done_w + women else 0.0
                 if ratio < 2.0**62:  # a tiny floor caps nothing
                     men = max(0, min(men, _floor(ratio) - done_m))
-        w_rows, m_rows = pool[is_w], pool[~is_w]
-        chosen_w = w_rows[_smallest(keys[is_w], women)]
-        chosen_m = m_rows[_smallest(keys[~is_w], men)]
-        return chosen_w, chosen_m, info
+        return women, men, info, keys, is_w
+
+    # ---- the conscription funnel and the deployment pools ----------------------------------
+    def _funnel(self, t: int) -> np.ndarray:
+        """Run the funnel of projection year t; return its contract signers ``[2]`` by sex.
+
+        The funnel's stages are counts of a cohort (no careers before signing), drawn by the
+        cohort engines' own step (:func:`simulator.pipeline.conscription_step`) on this
+        replication's streams; the signers become persons of the entry grade.
+        """
+        signers, stages, places = conscription_step(self.plan.c.conscription, self.sampler, t, 1)
+        self.funnel[t] = stages[0]
+        self.places[t] = places[0]
+        return np.asarray(signers[0], np.int64)
+
+    def _deploy_pools(self, j: int, tau: float) -> None:
+        """Draw the deployed of every ``[[deployments]]`` pool at year-end j (τ = ``tau``).
+
+        The eligible are the persons alive in the pool's grades with at least its minimum
+        completed years in grade; ``min(demand, eligible)`` of them are chosen by exponential
+        clocks (rate ω_d for a woman, 1 for a man: Wallenius), and a floor raises the women to
+        ``min(eligible women, ceil(f N))``. Nobody moves: only the counts are recorded.
+        """
+        c, P = self.plan.c, self.P
+        if not c.deployments:
+            return
+        n = P.n
+        alive = P.alive[:n]
+        # completed years in grade at the year-end
+        k = np.floor(tau - P.since[:n] + EPS).astype(np.int64) if self.plan.continuous else P.k[:n]
+        for i, d in enumerate(c.deployments):
+            pool = np.flatnonzero(alive & d.grades[P.grade[:n]] & (k >= d.min_years))
+            demand = _round(float(d.demand[j]))
+            total = min(demand, pool.size)
+            women, men, info, _, _ = self._select_counts(  # nobody moves: counts suffice
+                f"pool/{d.id}",
+                pool,
+                total,
+                float(d.women_odds[j]),
+                float(d.women_floor[j]),
+                leave_vacant=False,
+            )
+            self.pools[j, i] = [women, men]
+            self.pool_diag[j, i] = [demand, demand - total, info["binding"], info["short"]]
+
+    def _add_signers(self, sex: np.ndarray, tau: float, t: int) -> np.ndarray:
+        """Add contract signers (``sex`` per person) to the entry grade at τ; their rows."""
+        e = self.plan.c.conscription.entry
+        age = self._ages("age/entry", sex.size, self.plan.entry_age)
+        rows = self.P.add(sex.size, sex=sex, grade=e, k=0, since=tau, hire=tau, birth=tau - age)
+        women = int((sex == 0).sum())
+        self.flows[t, e, 0, _RECRUITS] += women
+        self.flows[t, e, 1, _RECRUITS] += sex.size - women
+        self._log_rows(rows, tau, "recruit")
+        return rows
 
     # ---- initial population ---------------------------------------------------------------
     def _populate(self) -> None:
@@ -603,6 +735,7 @@ class _Replication:
         ).reshape(plan.G, 2)
         self.count[:] = self.stock[0]
         self._log_rows(np.arange(n), 0.0, "initial", year=-1)
+        self._deploy_pools(0, 0.0)
 
     # ---- run ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -780,6 +913,8 @@ class _Replication:
             intake = base + int(self.gen("intake").random() < x - base)
         elif c.recruitment_mode == RECRUIT_REPLACE:
             intake = max(0, int(plan.posts[t, 0]) - int(stay_count[0].sum()))
+        elif c.recruitment_mode == RECRUIT_CONSCRIPTION:  # the funnel's signers only, below
+            intake = 0
         else:
             self.growth_target *= 1.0 + float(c.growth_rate[t])
             present = int((~gone).sum()) + n_lat_total
@@ -787,6 +922,10 @@ class _Replication:
         rec_sex = np.where(self.gen("intake_women").random(intake) < plan.women_share[t], 0, 1)
         flows[0, 0, _RECRUITS] = int((rec_sex == 0).sum())
         flows[0, 1, _RECRUITS] = int((rec_sex == 1).sum())
+        # The funnel's contract signers join the entry grade as well (after the intake above).
+        signer_sex = (
+            np.repeat(np.array([0, 1]), self._funnel(t)) if c.conscription is not None else None
+        )
 
         # Career log of the step (before the table changes).
         if self.log is not None:
@@ -829,8 +968,11 @@ class _Replication:
             birth=tau_end - age,
         )
         self._log_rows(rows, tau_end, "recruit")
+        if signer_sex is not None:
+            self._add_signers(signer_sex, tau_end, t)
         m = P.n
         self.stock[t + 1] = np.bincount(P.grade[:m] * 2 + P.sex[:m], minlength=G2).reshape(G, 2)
+        self._deploy_pools(t + 1, tau_end)
 
     # =========================================================================================
     # Continuous timing.
@@ -855,8 +997,16 @@ class _Replication:
                 self.intake_split = {
                     off: total // J + (1 if j < total % J else 0) for j, off in enumerate(intakes)
                 }
-            elif c.recruitment_mode != RECRUIT_REPLACE:
+            elif c.recruitment_mode not in (RECRUIT_REPLACE, RECRUIT_CONSCRIPTION):
                 self.growth_target *= 1.0 + float(c.growth_rate[t])
+            if c.conscription is not None:
+                # The year's contract signers, spread over the intake dates like a fixed intake
+                # (by sex: the first dates take one more where they do not divide evenly).
+                signers = self._funnel(t)
+                J = len(intakes)
+                self.signer_split = {
+                    off: signers // J + (j < signers % J) for j, off in enumerate(intakes)
+                }
             self._draw_rows(np.flatnonzero(self.P.alive[: self.P.n]), float(t))
             if o.vacancy_filling == "immediate":
                 for h in plan.vacancy_grades:
@@ -878,6 +1028,7 @@ class _Replication:
             self.now = float(t + 1)
             # Year-end record; rows of persons who left are dropped.
             self.stock[t + 1] = self.count
+            self._deploy_pools(t + 1, float(t + 1))
             self.epoch += 1
             self.P.keep(self.P.alive[: self.P.n].copy())
 
@@ -888,6 +1039,8 @@ class _Replication:
             intake = self.intake_split[off]
         elif c.recruitment_mode == RECRUIT_REPLACE:
             intake = max(0, int(plan.posts[t, 0]) - int(self.count[0].sum()))
+        elif c.recruitment_mode == RECRUIT_CONSCRIPTION:
+            intake = 0
         else:
             intake = max(0, _round(self.growth_target) - int(self.count.sum()))
         sex = np.where(self.gen("intake_women").random(intake) < plan.women_share[t], 0, 1)
@@ -898,6 +1051,11 @@ class _Replication:
         self.count[0] += [int((sex == 0).sum()), int((sex == 1).sum())]
         self._log_rows(rows, tau, "recruit")
         self._draw_rows(rows, tau)
+        if c.conscription is not None:
+            signer_sex = np.repeat(np.array([0, 1]), self.signer_split[off])
+            rows = self._add_signers(signer_sex, tau, t)
+            self.count[c.conscription.entry] += self.signer_split[off]
+            self._draw_rows(rows, tau)
 
     def _board(self, h: int, tau: float) -> None:
         """Fill vacancies of grade h at time τ (continuous timing)."""
@@ -1211,30 +1369,8 @@ class _Replication:
 # Public entry points.
 # ---------------------------------------------------------------------------------------------
 def check_options(c: Compiled, options: AgentOptions) -> None:
-    """Raise :class:`ScenarioError` if ``options`` do not fit the compiled scenario.
-
-    The agents engine does not (yet) run the cohort engines' conscription funnel or
-    ``[[deployments]]`` pools; a scenario with either is refused rather than run wrongly.
-    """
+    """Raise :class:`ScenarioError` if ``options`` do not fit the compiled scenario."""
     issues = validate_agent_options(options, c.scenario)
-    unsupported = [
-        name
-        for name, present in (
-            ("conscription", getattr(c, "conscription", None) is not None),
-            ("deployments", bool(getattr(c, "deployments", ()))),
-        )
-        if present
-    ]
-    if unsupported:
-        issues.append(
-            Issue(
-                "engine",
-                f"the agents engine does not model {' or '.join(unsupported)} yet "
-                "(its own deployment rotations are [agents.deployment]); use --engine "
-                "stochastic or expected for this scenario",
-                "agents",
-            )
-        )
     if issues:
         raise ScenarioError(issues, c.scenario.name)
 
@@ -1318,8 +1454,25 @@ def run_agents(
         deployment_unfilled=np.stack([x.dep_unfilled for x in reps]),
         person_years=np.array([x.person_years for x in reps], dtype=np.int64),
         draw=np.array(chosen, dtype=np.int64) if draws else None,
+        **_pipeline_arrays(reps),
     )
     return raw, (_log_frame(compiled, logs) if career_log else None)
+
+
+def _pipeline_arrays(reps: list[_Replication]) -> dict[str, np.ndarray | None]:
+    """The ``Raw`` fields of the funnel and the pools, stacked over replications (None where
+    the scenario has none; every replication, whichever posterior draw, has the same)."""
+
+    def stack(name: str) -> np.ndarray | None:
+        first = getattr(reps[0], name)
+        return None if first is None else np.stack([getattr(x, name) for x in reps])
+
+    return {
+        "funnel": stack("funnel"),
+        "funnel_places": stack("places"),
+        "deployments": stack("pools"),
+        "deployment_diagnostics": stack("pool_diag"),
+    }
 
 
 def _log_frame(c: Compiled, logs: list[tuple[int, dict[str, np.ndarray]]]) -> pd.DataFrame:

@@ -506,7 +506,7 @@ def population_counts(
 
     Funnel populations are the year's flows (NaN for the start year, which has no step);
     the deployed are counted at every year-end, the start year included. A run without the
-    arrays (the agents engine does not run the pipeline) gives NaN.
+    arrays gives NaN.
     """
     if population not in population_names(c):
         return None

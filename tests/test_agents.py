@@ -649,3 +649,125 @@ def test_invariants_on_generated_scenarios(data, timing, seed):
             -1
         )
         assert not (over & (gained > 0)).any()
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract's conscription funnel and deployment pools.
+# ---------------------------------------------------------------------------------------------
+PIPELINE_OPTIONS = {
+    "annual": lambda: AgentOptions(),
+    "continuous": lambda: AgentOptions(
+        timing="continuous", board_times=[0.5, 1.0], intake_times=[0.25, 0.75, 1.0]
+    ),
+}
+
+
+def pipeline_data() -> dict:
+    """The cross-validation's funnel-and-pools scenario, with targets on the new populations."""
+    from tests.test_cross_validation import _funnel_and_pools
+
+    data = _funnel_and_pools()
+    data["targets"] = [
+        {
+            "id": "conscripts",
+            "population": "conscripts",
+            "comparator": "at_least",
+            "value": 0.2,
+            "deadline": 2028,
+            "assumption": "test",
+        },
+        {
+            "id": "deployed",
+            "population": "deployed.intl",
+            "comparator": "at_least",
+            "value": 0.1,
+            "deadline": 2030,
+            "assumption": "test",
+        },
+    ]
+    return data
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    c = compile_scenario(parse_scenario(pipeline_data()))
+    return c, {
+        name: run_agents(c, 4, 5, options=make(), career_log=True)
+        for name, make in PIPELINE_OPTIONS.items()
+    }
+
+
+@pytest.mark.parametrize("name", list(PIPELINE_OPTIONS))
+def test_funnel_signers_are_the_recruits_and_the_log_replays(pipeline, name):
+    """The contract signers of each year are exactly the entry grade's recruits (the only
+    recruits with recruitment mode ``conscription``), the stock identity holds, the career log
+    replays to the stocks, and the funnel's stages are consistent."""
+    from simulator.pipeline import FUNNEL_STAGES
+
+    c, runs = pipeline
+    raw, log = runs[name]
+    stage = {s: raw.funnel[:, :, i] for i, s in enumerate(FUNNEL_STAGES)}  # [R, Y, 2]
+    np.testing.assert_array_equal(raw.flows[:, :, 0, :, RECRUITS], stage["contract_signers"])
+    assert (raw.flows[:, :, 1:, :, RECRUITS] == 0).all()
+    assert stage["contract_signers"].sum() > 0
+    np.testing.assert_array_equal(raw.stock[:, 1:], identity_rhs(raw))
+    np.testing.assert_array_equal(career_log_stocks(log, c), raw.stock)
+    np.testing.assert_array_equal(
+        stage["volunteer_conscripts"] + stage["drafted"], stage["conscripts"]
+    )
+    places, unfilled = raw.funnel_places[..., 0], raw.funnel_places[..., 1]
+    np.testing.assert_array_equal(stage["conscripts"].sum(-1) + unfilled, places)
+    assert (stage["contract_signers"] <= stage["completers"]).all()
+    assert (stage["completers"] <= stage["conscripts"]).all()
+    # Women are summoned from 1 July 2023 (lag 1): none before the 2024 step.
+    before = c.years < 2024  # c.years: the projection years
+    assert (stage["summoned"][:, before, 0] == 0).all()
+    assert (stage["summoned"][:, ~before, 0] > 0).all()
+
+
+@pytest.mark.parametrize("name", list(PIPELINE_OPTIONS))
+def test_pools_deploy_the_demand_from_the_eligible_and_keep_the_floor(pipeline, name):
+    """At every year-end nobody beyond the demand is deployed and the unmet demand is the rest;
+    at the last year-end (where the final state gives the eligible: the pool's grades, at least
+    its minimum years in grade) the deployed are min(demand, eligible), within the eligible
+    women and men, and the floor holds as far as eligible women exist."""
+    c, runs = pipeline
+    raw, _ = runs[name]
+    dep, diag = raw.deployments, raw.deployment_diagnostics  # [R, Y+1, P, 2], [R, Y+1, P, 4]
+    for p, d in enumerate(c.deployments):
+        demand = np.rint(d.demand)
+        np.testing.assert_array_equal(diag[:, :, p, 0], np.broadcast_to(demand, diag.shape[:2]))
+        total = dep[:, :, p].sum(-1)
+        assert (total <= demand).all()
+        np.testing.assert_array_equal(diag[:, :, p, 1], demand - total)
+        eligible = raw.final[:, d.grades, :, d.min_years :].sum((1, 3))  # [R, 2]
+        last = dep[:, -1, p]
+        np.testing.assert_array_equal(last.sum(-1), np.minimum(demand[-1], eligible.sum(-1)))
+        assert (last <= eligible).all()
+        required = np.ceil(d.women_floor[-1] * last.sum(-1) - 1e-9)
+        assert (last[:, 0] >= np.minimum(eligible[:, 0], required)).all()
+    assert (diag[:, :, 0, 2] > 0).any(), "the first pool's floor should bind in some year"
+
+
+def test_funnel_and_pools_do_not_depend_on_how_replications_are_split():
+    c = compile_scenario(parse_scenario(pipeline_data()))
+    whole, _ = run_agents(c, 5, 9)
+    part, _ = run_agents(c, 2, 9, first_replication=3)
+    for field in ("funnel", "funnel_places", "deployments", "deployment_diagnostics", "stock"):
+        np.testing.assert_array_equal(getattr(whole, field)[3:], getattr(part, field))
+
+
+def test_targets_on_conscripts_and_the_deployed_work_with_the_agents_engine(pipeline):
+    c, runs = pipeline
+    raw, _ = runs["annual"]
+    res = Result(c, "agents", raw, seed=5)
+    summary = summarize(c.scenario, res)
+    assert [t["id"] for t in summary["targets"]] == ["conscripts", "deployed"]
+    for target in summary["targets"]:
+        assert target["replications"] == 4
+        assert 0 <= target["probability"] <= 1
+    shares = res.shares_frame()
+    assert {"conscripts", "contract_signers", "deployed.intl", "deployed.staff"} <= set(
+        shares["population"]
+    )
+    assert shares[shares.population == "deployed.intl"]["share"].notna().all()

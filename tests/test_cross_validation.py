@@ -20,7 +20,13 @@ draws. If both follow the contract, every output has the same distribution. Veri
 Statistics compared, per grade: women's and men's headcounts and the women's share at the first,
 middle and last projection year; every flow (leavers, promoted out, promoted in, recruits,
 lateral in) by grade and sex summed over the horizon; vacancy diagnostics summed over the
-horizon. Each non-constant statistic gets two two-sample tests — Kolmogorov–Smirnov
+horizon; with a conscription funnel, every stage by sex and the unfilled places summed over
+the horizon (the agents engine draws the funnel's counts with the cohort engines' step on its
+own streams; its signers then have careers as persons); with deployment pools, the deployed
+women and men of each pool at the start, middle and last year-end, and the unmet demand and
+the years the floor binds summed (the agents engine chooses the deployed persons by exponential
+clocks, an independent implementation of the Wallenius draw and the floor). Each non-constant
+statistic gets two two-sample tests — Kolmogorov–Smirnov
 (asymptotic p-value, conservative for discrete data) and Mann–Whitney U (asymptotic, tie
 corrected); a statistic that is constant in both samples must be equal.
 
@@ -45,6 +51,7 @@ from simulator import compile_scenario, load_scenario, parse_scenario, run
 from simulator.agents import run_agents
 from simulator.agents_options import AgentOptions
 from simulator.engine import DIAGNOSTICS, FLOWS
+from simulator.pipeline import FUNNEL_STAGES
 from simulator.posterior import compile_draws
 from tests.factories import ladder
 from tests.strategies import check_valid, rate_mode_scenarios, scenarios
@@ -82,6 +89,20 @@ def statistics(raw) -> dict[str, np.ndarray]:
         for d, name in enumerate(DIAGNOSTICS):
             if name in ("vacancies", "lateral_hires", "internal_promotions", "unfilled"):
                 out[f"{name}[g{g}]"] = diag[:, g, d]
+    if raw.funnel is not None:
+        stages = raw.funnel.sum(1)  # [R, stage, 2]
+        for i, stage in enumerate(FUNNEL_STAGES):
+            for s, sex in enumerate(("women", "men")):
+                out[f"funnel.{stage}[{sex}]"] = stages[:, i, s].astype(float)
+        out["funnel.unfilled_places"] = raw.funnel_places[..., 1].sum(1).astype(float)
+    if raw.deployments is not None:
+        for j in sorted({0, max(1, math.ceil(Y / 2)), Y}):
+            for p in range(raw.deployments.shape[2]):
+                for s, sex in enumerate(("women", "men")):
+                    out[f"deployed[y{j},p{p},{sex}]"] = raw.deployments[:, j, p, s].astype(float)
+        for p in range(raw.deployments.shape[2]):
+            out[f"deployment.unmet[p{p}]"] = raw.deployment_diagnostics[:, :, p, 1].sum(1)
+            out[f"deployment.floor_binding[p{p}]"] = raw.deployment_diagnostics[:, :, p, 2].sum(1)
     return out
 
 
@@ -171,9 +192,6 @@ def test_agents_and_stochastic_engines_agree_on_generated_scenarios(data):
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_agents_and_stochastic_engines_agree_on_shipped_scenarios(path):
     c = compile_scenario(load_scenario(path))
-    if c.conscription is not None or c.deployments:
-        # The agents engine refuses these (tested below); nothing to compare.
-        pytest.skip("the agents engine does not model the conscription funnel or pools yet")
     failures, m = agents_vs_stochastic(c, 100)
     assert m > 0
     assert not failures, "\n".join(failures)
@@ -322,14 +340,94 @@ def test_the_comparison_detects_a_small_difference(path, value):
     assert failures
 
 
-def test_agents_engine_refuses_what_it_does_not_model():
-    """A scenario with a conscription funnel is refused with a clear message, never run as if
-    it had another recruitment mode."""
-    from simulator.errors import ScenarioError
+def _funnel_and_pools() -> dict[str, Any]:
+    """Three grades fed by a conscription funnel (women summoned from mid-2023: 184/365 of the
+    2024 cohort, all of it from 2025; the contract signers are the only recruits); a vacancy
+    step with odds and a floor into g2; two deployment pools, one with odds below 1 and a floor that
+    binds in some years, one over a group with a minimum of one year in grade."""
+    data = ladder(
+        3,
+        start_year=2020,
+        end_year=2030,
+        initial=[(60, 340), (40, 260), (8, 52)],
+        attrition=[(0.2, 0.15), (0.08, 0.07), (0.1, 0.1)],
+        promotion=[
+            {"mode": "rate", "probability": {"women": 0.15, "men": 0.12}, "min_years_in_grade": 1},
+            {"mode": "vacancy", "min_years_in_grade": 2, "women_odds": 1.4, "women_floor": 0.2},
+        ],
+        establishment=[None, None, 60],
+        recruitment={"mode": "conscription"},
+        groups={"upper": ["g1", "g2"]},
+    )
+    data["conscription"] = {
+        "entry_grade": "g0",
+        "cohort": {"women": 900, "men": 950},
+        "women_summoned_from": "2023-07-01",
+        "assessment_lag_years": 1,
+        "fit": {"women": 0.55, "men": 0.6},
+        "volunteer_share": {"women": 0.15, "men": 0.2},
+        "places": 260,
+        "dropout": {
+            "volunteers": {"women": 0.2, "men": 0.1},
+            "drafted": {"women": 0.15, "men": 0.25},
+        },
+        "contract_share": {"women": 0.3, "men": 0.35},
+        "contract_share_drafted": {"women": 0.15, "men": 0.2},
+        "assumption": "test",
+    }
+    data["deployments"] = [
+        {
+            "id": "intl",
+            "demand": 60,
+            "grades": ["g0", "g1"],
+            "women_odds": 0.7,
+            "women_floor": 0.12,
+            "assumption": "test",
+        },
+        {
+            "id": "staff",
+            "demand": 25,
+            "grades": ["upper"],
+            "min_years_in_grade": 1,
+            "women_odds": 1.5,
+            "assumption": "test",
+        },
+    ]
+    return data
 
-    path = Path(__file__).resolve().parents[1] / "scenarios" / "dk_defence_reform.toml"
-    c = compile_scenario(load_scenario(path))
-    with pytest.raises(ScenarioError) as info:
-        run_agents(c, 1, SEED)
-    assert info.value.issues[-1].path == "engine"
-    assert "conscription" in info.value.issues[-1].message
+
+@pytest.mark.statistical
+def test_agents_and_stochastic_engines_agree_with_a_funnel_and_pools():
+    """The funnel's stages, the signers' careers and the pools' deployed by sex have the same
+    distribution in both engines (200 replications each, α = 0.001 for the family)."""
+    c = compile_scenario(parse_scenario(_funnel_and_pools()))
+    failures, m = agents_vs_stochastic(c, 200)
+    assert any(name.startswith("funnel.") for name in statistics(run_agents(c, 2, SEED)[0]))
+    assert m > 0
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("deployments", 0, "women_odds"), 0.85),
+        (("conscription", "volunteer_share", "women"), 0.18),
+    ],
+    ids=["pool odds 0.7 vs 0.85", "women's volunteer share 0.15 vs 0.18"],
+)
+def test_the_comparison_detects_a_small_difference_in_the_funnel_or_a_pool(path, value):
+    """As above, for the new statistics: agents on the scenario, the stochastic engine on a
+    variant differing in one funnel or pool parameter; the comparison must reject."""
+    base = _funnel_and_pools()
+    variant = copy.deepcopy(base)
+    target: Any = variant
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    agents, _ = run_agents(compile_scenario(parse_scenario(base)), 200, SEED)
+    cohort = run(
+        compile_scenario(parse_scenario(variant)), "stochastic", replications=200, seed=SEED + 1
+    ).raw
+    failures, _ = compare(agents, cohort)
+    assert any(f.startswith(("funnel.", "deployed[", "deployment.")) for f in failures), failures
