@@ -15,7 +15,8 @@ draws. If both follow the contract, every output has the same distribution. Veri
 4. Rate-mode scenarios (a linear model): the agents engine's mean equals the expected engine's
    path (z-tests).
 5. The comparison has power: it flags scenarios that differ by a small lever (the women's share
-   of the intake 40 % vs 42 %, vacancy-selection odds 1.6 vs 1.3).
+   of the intake 40 % vs 42 %, vacancy-selection odds 1.6 vs 1.3, a pool's odds 0.7 vs 0.85,
+   the women's volunteer share 0.15 vs 0.18).
 
 Statistics compared, per grade: women's and men's headcounts and the women's share at the first,
 middle and last projection year; every flow (leavers, promoted out, promoted in, recruits,
@@ -343,8 +344,9 @@ def test_the_comparison_detects_a_small_difference(path, value):
 def _funnel_and_pools() -> dict[str, Any]:
     """Three grades fed by a conscription funnel (women summoned from mid-2023: 184/365 of the
     2024 cohort, all of it from 2025; the contract signers are the only recruits); a vacancy
-    step with odds and a floor into g2; two deployment pools, one with odds below 1 and a floor that
-    binds in some years, one over a group with a minimum of one year in grade."""
+    step with odds and a floor into g2; two deployment pools, one with odds below 1 and a floor
+    that binds in some years, one over a group with a minimum of one year in grade whose demand
+    exceeds its eligible from 2026 (so who is eligible decides how many are deployed)."""
     data = ladder(
         3,
         start_year=2020,
@@ -386,7 +388,7 @@ def _funnel_and_pools() -> dict[str, Any]:
         },
         {
             "id": "staff",
-            "demand": 25,
+            "demand": {"2020": 25, "2026": 400},
             "grades": ["upper"],
             "min_years_in_grade": 1,
             "women_odds": 1.5,
