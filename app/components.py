@@ -22,6 +22,7 @@ Sections
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -1097,35 +1098,103 @@ def flows_chart(
     return _sex_panels(df, inner)
 
 
-def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
-    """Published women's shares of ``population`` known from the scenario itself.
+#: Where a calibrated scenario's calibration problem is looked up (``[posterior].problem``, by
+#: its file name only: no path from a scenario file is ever followed).
+CALIBRATION_DIR = REPO_ROOT / "calibration"
 
-    The initial (start-year) headcount of a grade is a published figure when its block cites
-    a source; for a group or the workforce, the start share counts as published when every
-    grade in it cites one. Columns ``year, share, source, where``.
+
+def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
+    """Published women's shares of ``population``'s stock: ``year, share, source, where``.
+
+    * The scenario's own ``[[observed]]`` figures of the population (each with its source and
+      locator);
+    * for a calibrated scenario, the observations of its calibration problem
+      (``[posterior].problem``, read from :data:`CALIBRATION_DIR` by file name) that are
+      women's shares of this population's stock within the horizon, with their figure id,
+      source and locator (entrants' shares and figures mixed with channels are left out); a
+      year the scenario itself gives is not repeated.
+
+    A start share is not a published figure because its block cites a source: that source
+    may give only the headcount (the share then being the modeller's, as the block's
+    assumption says), and a calibrated scenario's start shares may be fitted.
     """
-    rows: list[dict[str, Any]] = []
-    by_grade = {i.grade: i for i in scenario.initial}
+    rows: list[dict[str, Any]] = [
+        {
+            "year": o.year,
+            "share": o.women_share,
+            "source": ", ".join(_ids(o.source)),
+            "where": o.locator,
+        }
+        for o in scenario.observed
+        if o.population == population
+    ]
+    years = {r["year"] for r in rows}
+    for obs in problem_observations(scenario):
+        if obs["population"] == population and obs["year"] not in years:
+            rows.append({k: obs[k] for k in ("year", "share", "source", "where")})
+            years.add(obs["year"])
+    frame = pd.DataFrame(rows, columns=["year", "share", "source", "where"])
+    return frame.sort_values("year", kind="stable").reset_index(drop=True)
+
+
+def problem_observations(scenario: Scenario) -> list[dict[str, Any]]:
+    """The published stock shares a calibrated scenario was fitted to (see
+    :func:`observed_points`): ``population, year, share, source, where`` per observation."""
+    post = scenario.posterior
+    if post is None or not post.problem:
+        return []
+    name = Path(str(post.problem).replace("\\", "/")).name
+    path = CALIBRATION_DIR / name
+    if not name.endswith(".toml") or not path.is_file():
+        return []
+    rows = []
+    for obs in _problem_file_observations(str(path), path.stat().st_mtime_ns):
+        if not scenario.start_year <= obs["year"] <= scenario.end_year:
+            continue
+        rows.append(obs)
+    return rows
+
+
+@functools.lru_cache(maxsize=16)
+def _problem_file_observations(path: str, _mtime: int) -> tuple[dict[str, Any], ...]:
+    """A calibration problem's women's-share-of-stock observations without channels (read as
+    data with ``tomllib``; an unreadable file gives none)."""
+    import tomllib
+
     try:
-        grades = [population] if population in by_grade else scenario.population_grades(population)
-    except (KeyError, ValueError):
-        grades = []
-    blocks = [by_grade[g] for g in grades if g in by_grade]
-    if blocks and len(blocks) == len(grades) and all(b.source for b in blocks):
-        women = sum(b.counts()[0] for b in blocks)
-        total = sum(sum(b.counts()) for b in blocks)
-        if total > 0:
-            sources = sorted({sid for b in blocks for sid in _ids(b.source)})
-            where = "; ".join(b.locator for b in blocks if b.locator)
-            rows.append(
-                {
-                    "year": scenario.start_year,
-                    "share": women / total,
-                    "source": ", ".join(sources),
-                    "where": where,
-                }
-            )
-    return pd.DataFrame(rows, columns=["year", "share", "source", "where"])
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ()
+    out = []
+    for obs in data.get("observations", []) if isinstance(data, dict) else []:
+        if not isinstance(obs, dict):
+            continue
+        if obs.get("quantity", "women_share") != "women_share" or obs.get("of", "stock") != "stock":
+            continue
+        if obs.get("channels"):
+            continue
+        year, value, pop = obs.get("year"), obs.get("value"), obs.get("population")
+        if not isinstance(year, int) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            continue
+        if not isinstance(pop, str) or pop == "intake":  # the intake is a flow, not a stock
+            continue
+        source = str(obs.get("figure") or obs.get("source") or "")
+        where = "; ".join(
+            str(x)
+            for x in (obs.get("source") if obs.get("figure") else None, obs.get("locator"))
+            if x
+        )
+        out.append(
+            {
+                "population": pop,
+                "year": year,
+                "share": float(value),
+                "source": source,
+                "where": where,
+            }
+        )
+    return tuple(out)
 
 
 def _ids(source: str | list[str] | None) -> list[str]:

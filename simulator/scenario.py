@@ -610,6 +610,31 @@ class Target(Sourced):
         return f"women {cond} of {self.population} by {self.deadline}{extra}"
 
 
+class Observed(Strict):
+    """A published women's share of a population's stock at a year-end.
+
+    Drawn beside the projection (the charts' black squares, the report) with its source; never
+    an input of the engines. Only figures the source states belong here (a share derived by
+    the modeller, or a headcount's source, does not make a share published).
+    """
+
+    population: Ident = Field(
+        description="A grade id, a group id, 'workforce' or a pipeline population."
+    )
+    year: Year = Field(description="The year-end the figure describes, within the horizon.")
+    women_share: Probability
+    source: SourceRefs = Field(description="Id (or list of ids) of entries in [sources].")
+    locator: Text = Field(description="Page, table or line of the figure in the source.")
+    quote: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _cited(self) -> Observed:
+        if self.source is None:
+            raise ValueError("a published figure needs its source (an id in [sources])")
+        return self
+
+
 MAX_POSTERIOR_DRAWS = 5000
 MAX_POSTERIOR_PARAMETERS = 60
 
@@ -826,6 +851,7 @@ class Scenario(Strict):
     recruitment: Recruitment
     policies: Annotated[list[Policy], Field(max_length=MAX_LIST_ITEMS)] = []
     targets: Annotated[list[Target], Field(max_length=MAX_LIST_ITEMS)] = []
+    observed: Annotated[list[Observed], Field(max_length=MAX_LIST_ITEMS)] = []
     simulation: Simulation = Simulation()
     agents: AgentOptions | None = Field(
         None, description="Options of the individual-level engine (docs/agents.md)."
@@ -1039,6 +1065,36 @@ def cross_check(s: Scenario) -> list[Issue]:
             out.append(
                 Issue(f"policies[{i}].from_year", f"after end_year {s.end_year}", p.from_year)
             )
+
+    seen_observed: set[tuple[str, int]] = set()
+    for i, o in enumerate(s.observed):
+        source_ref(f"observed[{i}]", o)
+        if o.population not in populations or o.population == "intake":
+            out.append(
+                Issue(
+                    f"observed[{i}].population",
+                    f"unknown population; use a grade {ids}, a group {sorted(s.groups)}, "
+                    "'workforce'" + "".join(f", {p!r}" for p in s.pipeline_populations()),
+                    o.population,
+                )
+            )
+        if not s.start_year <= o.year <= s.end_year:
+            out.append(
+                Issue(
+                    f"observed[{i}].year",
+                    f"must lie within {s.start_year}-{s.end_year} (the horizon the charts show)",
+                    o.year,
+                )
+            )
+        if (o.population, o.year) in seen_observed:
+            out.append(
+                Issue(
+                    f"observed[{i}].year",
+                    f"a second figure for {o.population!r} in the same year",
+                    o.year,
+                )
+            )
+        seen_observed.add((o.population, o.year))
 
     tgt_ids: set[str] = set()
     for i, t in enumerate(s.targets):
@@ -1397,6 +1453,11 @@ def load_scenario(path: str | Path) -> Scenario:
     return loads_scenario(raw, fmt, source=str(p))
 
 
+#: Top-level lists added to the format after its first scenarios were written: left out of the
+#: plain data while empty, so that a scenario without them keeps its fingerprint.
+OMITTED_WHEN_EMPTY = frozenset({"observed"})
+
+
 def scenario_to_data(s: Scenario) -> dict[str, Any]:
     """Return the scenario as plain data (what a TOML/JSON file holds)."""
 
@@ -1411,7 +1472,11 @@ def scenario_to_data(s: Scenario) -> dict[str, Any]:
             return [plain(x) for x in v]
         return v
 
-    return plain(s)
+    data = plain(s)
+    for key in OMITTED_WHEN_EMPTY:
+        if data.get(key) == []:
+            del data[key]
+    return data
 
 
 def scenario_fingerprint(s: Scenario) -> str:

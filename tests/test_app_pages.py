@@ -53,13 +53,17 @@ def _beta() -> dict[str, Any]:
 
 
 def _gamma() -> dict[str, Any]:
-    """Beta with a published starting state of the top grade and a 35 % target that the
-    baseline misses (a floor on vacancy promotions can meet it)."""
+    """Beta with a published starting state of the top grade (its women's share also given as
+    a published figure) and a 35 % target that the baseline misses (a floor on vacancy
+    promotions can meet it)."""
     data = _beta()
     data["name"] = "Gamma sourced test"
     data["sources"] = {"pub": {"title": "Annual report", "locator": "table 2"}}
     data["initial"][1]["source"] = "pub"
     data["initial"][1]["locator"] = "line 5"
+    data["observed"] = [
+        {"population": "g1", "year": 2000, "women_share": 0.2, "source": "pub", "locator": "line 5"}
+    ]
     data["targets"][0].update(
         {"id": "top-35", "label": "Gamma: 35 % at the top by 2008", "value": 0.35}
     )
@@ -452,7 +456,7 @@ def test_flows_and_published_points_are_drawn(scenario_dir):
     assert (flows.loc[flows["flow"] == "left", "count"] < 0).all()
 
 
-def test_published_starting_share_is_drawn_with_its_source(scenario_dir):
+def test_a_published_figure_is_drawn_with_its_source(scenario_dir):
     at = new_app(scenario="gamma").run()
     assert_clean(at)
     fan_spec, fan_data = charts(at)[0]

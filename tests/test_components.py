@@ -724,17 +724,24 @@ def test_flow_table_and_chart():
     assert {r["grade"] for r in rows} == {"g1"}
 
 
-def test_observed_points_need_a_source():
+def test_observed_points_are_the_scenarios_published_figures():
     data = _two_grade_vacancy()
-    assert C.observed_points(parse_scenario(data), "g1").empty  # an assumption, not published
     data["sources"] = {"pub": {"title": "Report"}}
     data["initial"][1].update({"source": "pub", "locator": "table 1"})
+    # A start block citing a source is not a published share: the source may give only the
+    # headcount, the share being the modeller's.
+    assert C.observed_points(parse_scenario(data), "g1").empty
+    data["observed"] = [
+        {"population": "g1", "year": 2004, "women_share": 0.25, "source": "pub", "locator": "t2"},
+        {"population": "g1", "year": 2000, "women_share": 0.2, "source": "pub", "locator": "t1"},
+    ]
     scenario = parse_scenario(data)
     pts = C.observed_points(scenario, "g1")
     assert pts.to_dict("records") == [
-        {"year": 2000, "share": 0.2, "source": "pub", "where": "table 1"}
+        {"year": 2000, "share": 0.2, "source": "pub", "where": "t1"},
+        {"year": 2004, "share": 0.25, "source": "pub", "where": "t2"},
     ]
-    # A group is published only when every grade in it is.
+    assert C.observed_points(scenario, "g0").empty
     assert C.observed_points(scenario, "all_grades").empty
     spec = C.fan_chart(fan_frame(), targets=[TARGET], observed=pts)
     (square,) = [p for p in _by_mark(spec, "point") if p["mark"].get("shape") == "square"]
@@ -742,6 +749,41 @@ def test_observed_points_need_a_source():
     assert _rows(spec, square)[0]["source"] == "pub"
     domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in _layers(spec)}
     assert domains == {(*C.FAN_SERIES, C.OBSERVED_SERIES)}
+
+
+def test_a_calibrated_scenario_draws_the_figures_it_was_fitted_to_not_its_fitted_start():
+    """dk_police_calibrated: its 2010 start shares of officers and leaders are free parameters
+    (they were drawn as published before); the stock shares of calibration/dk_police.toml are
+    drawn with their figure ids; a problem path is followed only by file name in calibration/."""
+    import tomllib
+
+    from simulator import load_scenario
+    from simulator.scenario import scenario_to_data
+
+    path = C.REPO_ROOT / "scenarios" / "dk_police_calibrated.toml"
+    scenario = load_scenario(path)
+    problem = tomllib.loads((C.CALIBRATION_DIR / "dk_police.toml").read_text(encoding="utf-8"))
+    stock_shares = {
+        (o["population"], o["year"]): (o["value"], o["figure"])
+        for o in problem["observations"]
+        if o.get("quantity", "women_share") == "women_share"
+        and o.get("of", "stock") == "stock"
+        and not o.get("channels")
+    }
+    drawn = {}
+    for pop in [*scenario.grade_ids, *scenario.groups]:
+        for row in C.observed_points(scenario, pop).itertuples():
+            drawn[(pop, row.year)] = (row.share, row.source)
+    populations = {*scenario.grade_ids, *scenario.groups}  # the problem's channels are not
+    assert drawn == {k: v for k, v in stock_shares.items() if k[0] in populations}
+    assert ("police_leaders", 2024) in drawn
+    assert not any(year == 2010 for _, year in drawn)  # the fitted start shares
+    data = scenario_to_data(scenario)
+    for elsewhere in ("../../etc/passwd", "../calibration/dk_police.txt", "nonexistent.toml"):
+        data["posterior"]["problem"] = elsewhere
+        assert C.observed_points(parse_scenario(data), "police_leaders").empty, elsewhere
+    data["posterior"]["problem"] = "/somewhere/else/dk_police.toml"  # the name, in calibration/
+    assert len(C.observed_points(parse_scenario(data), "police_leaders")) == 1
 
 
 def test_results_excel_has_one_sheet_per_table():

@@ -44,6 +44,8 @@ from simulator.scenario import (
     MAX_GRADES,
     MAX_HORIZON_YEARS,
     MAX_REPLICATIONS,
+    scenario_fingerprint,
+    scenario_to_data,
 )
 from tests.factories import ladder
 from tests.strategies import scenarios
@@ -533,3 +535,52 @@ def test_a_date_where_a_year_belongs_is_an_input_error():
     with pytest.raises(ScenarioError) as info:
         loads_scenario(tomli_w.dumps(data))
     assert "start_year" in issues_of(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Published figures ([[observed]]).
+# ---------------------------------------------------------------------------------------------
+def _observed_data(*rows: dict[str, Any]) -> dict[str, Any]:
+    data = ladder(2, start_year=2000, end_year=2010)
+    data["sources"] = {"pub": {"title": "Report"}}
+    data["observed"] = list(rows)
+    return data
+
+
+def test_observed_figures_are_cross_checked_with_field_names():
+    good = {"population": "g1", "year": 2004, "women_share": 0.2, "source": "pub", "locator": "t1"}
+    bad = [
+        good,
+        {**good, "population": "gx", "source": "nope", "year": 1999},
+        {**good, "women_share": 0.3},  # the same population and year again
+        {**good, "population": "intake", "year": 2005},
+    ]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_observed_data(*bad))
+    got = {(i.path, i.value) for i in info.value.issues}
+    assert got == {
+        ("observed[1].source", "nope"),
+        ("observed[1].population", "gx"),
+        ("observed[1].year", 1999),
+        ("observed[2].year", 2004),
+        ("observed[3].population", "intake"),
+    }
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_observed_data({k: v for k, v in good.items() if k != "source"}))
+    assert [i.path for i in info.value.issues] == ["observed[0].source"]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_observed_data({**good, "women_share": 1.2}))
+    assert [i.path for i in info.value.issues] == ["observed[0].women_share"]
+
+
+def test_observed_figures_round_trip_and_leave_other_fingerprints_unchanged():
+    good = {"population": "g1", "year": 2004, "women_share": 0.2, "source": "pub", "locator": "t1"}
+    with_figure = parse_scenario(_observed_data(good))
+    again = loads_scenario(tomli_w.dumps(scenario_to_data(with_figure)))
+    assert again.observed == with_figure.observed
+    assert scenario_fingerprint(again) == scenario_fingerprint(with_figure)
+    # A scenario without figures: no "observed" key, so its fingerprint is what it was before
+    # the field existed.
+    without = parse_scenario(_observed_data())
+    assert "observed" not in scenario_to_data(without)
+    assert scenario_fingerprint(without) != scenario_fingerprint(with_figure)

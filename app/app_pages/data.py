@@ -139,12 +139,17 @@ def scenario_sources(view: dict | None) -> None:
         st.caption("This scenario cites no sources: every number in it is an assumption.")
     else:
         st.dataframe(frame, hide_index=True)
-    obs = [C.observed_points(scenario, g) for g in scenario.grade_ids]
-    obs = [o.assign(grade=g) for o, g in zip(obs, scenario.grade_ids, strict=True) if len(o)]
+    pops = [*scenario.grade_ids, *scenario.groups, "workforce", *scenario.pipeline_populations()]
+    obs = [C.observed_points(scenario, p).assign(population=p) for p in pops]
+    obs = [o for o in obs if len(o)]
     if obs:
-        table = pd.concat(obs, ignore_index=True)[["grade", "year", "share", "source", "where"]]
+        table = pd.concat(obs, ignore_index=True)
+        table = table[["population", "year", "share", "source", "where"]]
         table["share"] = table["share"].map(C.fmt_pct)
-        st.markdown("**Published starting shares used by the scenario**")
+        st.markdown(
+            "**Published figures on the charts** (the scenario's `[[observed]]` figures and, "
+            "for a calibrated scenario, the women's shares it was fitted to)"
+        )
         st.dataframe(table, hide_index=True)
 
 
