@@ -1103,16 +1103,19 @@ def flows_chart(
 CALIBRATION_DIR = REPO_ROOT / "calibration"
 
 
-def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
-    """Published women's shares of ``population``'s stock: ``year, share, source, where``.
+PUBLISHED_COLUMNS = ["population", "year", "share", "source", "where", "quote", "note"]
 
-    * The scenario's own ``[[observed]]`` figures of the population (each with its source and
-      locator);
+
+def published_figures(scenario: Scenario) -> pd.DataFrame:
+    """Every published women's share the charts draw for a scenario (:data:`PUBLISHED_COLUMNS`).
+
+    * The scenario's own ``[[observed]]`` figures (``source``: its ids in ``[sources]``);
     * for a calibrated scenario, the observations of its calibration problem
       (``[posterior].problem``, read from :data:`CALIBRATION_DIR` by file name) that are
-      women's shares of this population's stock within the horizon, with their figure id,
-      source and locator (entrants' shares and figures mixed with channels are left out); a
-      year the scenario itself gives is not repeated.
+      women's shares of a population's stock within the horizon (``source``: the figure's id
+      in calibration/data, ``where``: the problem's source and locator; entrants' shares and
+      figures mixed with channels are left out); a population and year the scenario itself
+      gives is not repeated.
 
     A start share is not a published figure because its block cites a source: that source
     may give only the headcount (the share then being the modeller's, as the block's
@@ -1120,21 +1123,42 @@ def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = [
         {
+            "population": o.population,
             "year": o.year,
             "share": o.women_share,
             "source": ", ".join(_ids(o.source)),
             "where": o.locator,
+            "quote": o.quote or "",
+            "note": o.note or "",
         }
         for o in scenario.observed
-        if o.population == population
     ]
-    years = {r["year"] for r in rows}
+    seen = {(r["population"], r["year"]) for r in rows}
+    known = {
+        *scenario.grade_ids,
+        *scenario.groups,
+        "workforce",
+        *scenario.pipeline_populations(),
+    }  # a problem's channels (entry routes the scenario does not model) are left out
     for obs in problem_observations(scenario):
-        if obs["population"] == population and obs["year"] not in years:
-            rows.append({k: obs[k] for k in ("year", "share", "source", "where")})
-            years.add(obs["year"])
-    frame = pd.DataFrame(rows, columns=["year", "share", "source", "where"])
-    return frame.sort_values("year", kind="stable").reset_index(drop=True)
+        if obs["population"] in known and (obs["population"], obs["year"]) not in seen:
+            rows.append(obs)
+            seen.add((obs["population"], obs["year"]))
+    frame = pd.DataFrame(rows, columns=PUBLISHED_COLUMNS)
+    return frame.sort_values(["population", "year"], kind="stable").reset_index(drop=True)
+
+
+def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
+    """The published figures of one population (:func:`published_figures`) as the charts
+    draw them: ``year, share, source, where`` (``where``: the locator, then the note)."""
+    figures = published_figures(scenario)
+    rows = figures[figures["population"] == population]
+    where = [
+        f"{loc} — {note}" if note else loc
+        for loc, note in zip(rows["where"], rows["note"], strict=True)
+    ]
+    out = rows[["year", "share", "source"]].assign(where=where)
+    return out.sort_values("year", kind="stable").reset_index(drop=True)
 
 
 def problem_observations(scenario: Scenario) -> list[dict[str, Any]]:
@@ -1164,10 +1188,11 @@ def _problem_file_observations(path: str, _mtime: int) -> tuple[dict[str, Any], 
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return ()
+    observations = data.get("observations") if isinstance(data, dict) else None
     out = []
-    for obs in data.get("observations", []) if isinstance(data, dict) else []:
+    for obs in observations if isinstance(observations, list) else []:
         if not isinstance(obs, dict):
             continue
         if obs.get("quantity", "women_share") != "women_share" or obs.get("of", "stock") != "stock":
@@ -1192,6 +1217,8 @@ def _problem_file_observations(path: str, _mtime: int) -> tuple[dict[str, Any], 
                 "share": float(value),
                 "source": source,
                 "where": where,
+                "quote": str(obs.get("quote") or ""),
+                "note": "",
             }
         )
     return tuple(out)

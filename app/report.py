@@ -144,6 +144,34 @@ def _assumptions(scenario: Scenario) -> str:
     return "\n".join(out)
 
 
+def _published(scenario: Scenario) -> str:
+    """The published figures the charts draw, each with its source, locator, quote and note."""
+    table = C.published_figures(scenario)
+    if table.empty:
+        return "<p>No published women's share of this scenario's populations is drawn.</p>"
+    out = [
+        "<table><thead><tr><th>Population</th><th>Year-end</th><th>Women</th><th>Source</th>"
+        "<th>Quote and note</th></tr></thead><tbody>"
+    ]
+    for r in table.itertuples():
+        src = _e(r.source) + (f" <span class='muted'>({_e(r.where)})</span>" if r.where else "")
+        words = " ".join(
+            x
+            for x in (
+                f"<i>“{_e(r.quote)}”</i>" if r.quote else "",
+                _e(r.note) if r.note else "",
+            )
+            if x
+        )
+        out.append(
+            f"<tr><td>{_e(C.population_label(scenario, r.population))}</td>"
+            f'<td class="num">{_e(r.year)}</td><td class="num">{_e(C.fmt_pct(r.share, 1))}</td>'
+            f"<td>{src}</td><td>{words}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def _sources(scenario: Scenario) -> str:
     if not scenario.sources:
         return "<p>This scenario cites no sources: every number in it is an assumption.</p>"
@@ -221,7 +249,7 @@ def build_report(
             f"<figure>{chart_svg(chart)}<figcaption>Bands: the middle 50 % and 90 % of "
             f"{_e(summary['replications'])} Monte Carlo runs; solid line: their median; dashed: "
             "the expected engine; green: target level with a diamond at its deadline; black "
-            "squares: published figures (source in the assumptions below). Years are "
+            "squares: published figures (listed with their sources below). Years are "
             "year-ends.</figcaption></figure>"
         )
     head_chart = C.headcount_chart(data["stocks"], grade_order=scenario.grade_ids, width=340)
@@ -273,6 +301,9 @@ imply, not as a forecast.</div>
 <h2>Headcount</h2>
 {figures[-1]}
 {_table(last, pct=["women_share"], num=["women", "men", "total"])}
+
+<h2>Published figures on the charts</h2>
+{_published(scenario)}
 
 <h2>Assumptions and where each number comes from</h2>
 {_assumptions(scenario)}

@@ -53,8 +53,8 @@ def _beta() -> dict[str, Any]:
 
 
 def _gamma() -> dict[str, Any]:
-    """Beta with a published starting state of the top grade (its women's share also given as
-    a published figure) and a 35 % target that the baseline misses (a floor on vacancy
+    """Beta with a sourced starting state of the top grade, a published figure of its women's
+    share in 2003 (with a note) and a 35 % target that the baseline misses (a floor on vacancy
     promotions can meet it)."""
     data = _beta()
     data["name"] = "Gamma sourced test"
@@ -62,7 +62,15 @@ def _gamma() -> dict[str, Any]:
     data["initial"][1]["source"] = "pub"
     data["initial"][1]["locator"] = "line 5"
     data["observed"] = [
-        {"population": "g1", "year": 2000, "women_share": 0.2, "source": "pub", "locator": "line 5"}
+        {
+            "population": "g1",
+            "year": 2003,
+            "women_share": 0.21,
+            "source": "pub",
+            "locator": "table 7",
+            "quote": "21 per cent",
+            "note": "an average over 2003",
+        }
     ]
     data["targets"][0].update(
         {"id": "top-35", "label": "Gamma: 35 % at the top by 2008", "value": 0.35}
@@ -457,6 +465,7 @@ def test_flows_and_published_points_are_drawn(scenario_dir):
 
 
 def test_a_published_figure_is_drawn_with_its_source(scenario_dir):
+    """The [[observed]] figure, not the sourced start block (20 % in 2000), is drawn."""
     at = new_app(scenario="gamma").run()
     assert_clean(at)
     fan_spec, fan_data = charts(at)[0]
@@ -464,9 +473,31 @@ def test_a_published_figure_is_drawn_with_its_source(scenario_dir):
     observed = [f for f in fan_data if "source" in f.columns]
     assert len(observed) == 1
     assert observed[0][["year", "share", "source"]].to_dict("records") == [
-        {"year": 2000, "share": 0.2, "source": "pub"}
+        {"year": 2003, "share": 0.21, "source": "pub"}
     ]
-    assert any("Published: 20.0 % women at the end of 2000" in c.value for c in at.caption)
+    captions = [unescape(c.value) for c in at.caption]
+    assert any(
+        "Published: 21.0 % women at the end of 2003" in c and "table 7 — an average over 2003" in c
+        for c in captions
+    ), captions
+    assert not any("at the end of 2000" in c for c in captions)
+
+
+def test_the_data_page_lists_the_published_figures_the_charts_draw(scenario_dir):
+    at = new_app(scenario="gamma").run()
+    at.switch_page("app_pages/data.py").run()
+    assert_clean(at)
+    tables = [t.value for t in at.dataframe if list(t.value.columns) == C.PUBLISHED_COLUMNS]
+    assert len(tables) == 1
+    assert tables[0][["population", "year", "share", "source", "note"]].to_dict("records") == [
+        {
+            "population": "g1",
+            "year": 2003,
+            "share": "21.0 %",
+            "source": "pub",
+            "note": "an average over 2003",
+        }
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -778,6 +778,22 @@ def test_a_calibrated_scenario_draws_the_figures_it_was_fitted_to_not_its_fitted
     assert drawn == {k: v for k, v in stock_shares.items() if k[0] in populations}
     assert ("police_leaders", 2024) in drawn
     assert not any(year == 2010 for _, year in drawn)  # the fitted start shares
+    assert "police_cadets" not in set(C.published_figures(scenario).population)  # a channel
+    # The scenario's own figure of a population and year wins over the problem's.
+    data = scenario_to_data(scenario)
+    data["observed"] = [
+        {
+            "population": "police_leaders",
+            "year": 2024,
+            "women_share": 0.091,
+            "source": "dk-nap",
+            "locator": "elsewhere",
+        }
+    ]
+    pts = C.observed_points(parse_scenario(data), "police_leaders")
+    assert pts[["year", "share", "source"]].to_dict("records") == [
+        {"year": 2024, "share": 0.091, "source": "dk-nap"}
+    ]
     data = scenario_to_data(scenario)
     for elsewhere in ("../../etc/passwd", "../calibration/dk_police.txt", "nonexistent.toml"):
         data["posterior"]["problem"] = elsewhere

@@ -160,3 +160,30 @@ def test_dispatch_ignores_other_commands():
     import argparse
 
     assert report_cli.dispatch(argparse.Namespace(command="run")) is None
+
+
+def test_report_lists_the_published_figures_with_source_quote_and_note():
+    data = _scenario_data()
+    data["observed"] = [
+        {
+            "population": "g1",
+            "year": 2004,
+            "women_share": 0.23,
+            "source": "plan",
+            "locator": "table <9>",
+            "quote": "23 % kvinder",
+            "note": "an average over 2004",
+        }
+    ]
+    html = build_report(parse_scenario(data), replications=REPS, seed=1)
+    section = html.split("<h2>Published figures on the charts</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "23.0 %" in section
+    assert "2004" in section
+    assert "plan" in section
+    assert "table &lt;9&gt;" in section
+    assert "23 % kvinder" in section
+    assert "an average over 2004" in section
+    # Without figures the section says so (the sourced start block is not one).
+    html = build_report(parse_scenario(_scenario_data()), replications=REPS, seed=1)
+    section = html.split("<h2>Published figures on the charts</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "No published women's share" in section

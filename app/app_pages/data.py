@@ -139,12 +139,8 @@ def scenario_sources(view: dict | None) -> None:
         st.caption("This scenario cites no sources: every number in it is an assumption.")
     else:
         st.dataframe(frame, hide_index=True)
-    pops = [*scenario.grade_ids, *scenario.groups, "workforce", *scenario.pipeline_populations()]
-    obs = [C.observed_points(scenario, p).assign(population=p) for p in pops]
-    obs = [o for o in obs if len(o)]
-    if obs:
-        table = pd.concat(obs, ignore_index=True)
-        table = table[["population", "year", "share", "source", "where"]]
+    table = C.published_figures(scenario)
+    if len(table):
         table["share"] = table["share"].map(C.fmt_pct)
         st.markdown(
             "**Published figures on the charts** (the scenario's `[[observed]]` figures and, "
