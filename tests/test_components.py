@@ -775,9 +775,12 @@ def test_a_calibrated_scenario_draws_the_figures_it_was_fitted_to_not_its_fitted
         for row in C.observed_points(scenario, pop).itertuples():
             drawn[(pop, row.year)] = (row.share, row.source)
     populations = {*scenario.grade_ids, *scenario.groups}  # the problem's channels are not
-    assert drawn == {k: v for k, v in stock_shares.items() if k[0] in populations}
+    own = {(o.population, o.year): (o.women_share, o.source) for o in scenario.observed}
+    assert own == {("police_students", 2010): (0.167, "dk-nap")}  # published (line 1247)
+    assert drawn == own | {k: v for k, v in stock_shares.items() if k[0] in populations}
     assert ("police_leaders", 2024) in drawn
-    assert not any(year == 2010 for _, year in drawn)  # the fitted start shares
+    fitted = {"police_officers", "police_leaders", "sworn_officers"}  # their 2010 shares are
+    assert not any(year == 2010 and pop in fitted for pop, year in drawn)  # free parameters
     assert "police_cadets" not in set(C.published_figures(scenario).population)  # a channel
     # The scenario's own figure of a population and year wins over the problem's.
     data = scenario_to_data(scenario)
