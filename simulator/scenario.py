@@ -1086,15 +1086,26 @@ def cross_check(s: Scenario) -> list[Issue]:
                     o.year,
                 )
             )
-        if (o.population, o.year) in seen_observed:
+        # With one pool, "deployed" and "deployed.<its id>" are the same population.
+        same = (
+            "deployed"
+            if len(s.deployments) == 1 and o.population == f"deployed.{s.deployments[0].id}"
+            else o.population
+        )
+        if (same, o.year) in seen_observed:
             out.append(
                 Issue(
                     f"observed[{i}].year",
-                    f"a second figure for {o.population!r} in the same year",
+                    f"a second figure for {o.population!r} in the same year"
+                    + (
+                        " (with one pool, 'deployed' and 'deployed.<id>' are one population)"
+                        if len(s.deployments) == 1 and same == "deployed"
+                        else ""
+                    ),
                     o.year,
                 )
             )
-        seen_observed.add((o.population, o.year))
+        seen_observed.add((same, o.year))
 
     tgt_ids: set[str] = set()
     for i, t in enumerate(s.targets):

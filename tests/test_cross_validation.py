@@ -11,7 +11,8 @@ draws. If both follow the contract, every output has the same distribution. Veri
 2. On every shipped scenario (scenarios/*.toml), 100 replications per engine.
 3. Continuous (sub-annual) timing where it must agree with the annual engines in distribution:
    constant-in-tenure attrition, vacancy steps with no minimum time in grade, boards and intake
-   at the year-end (docs/agents.md explains where and why it differs otherwise).
+   at the year-end, also with a conscription funnel and two deployment pools (docs/agents.md
+   explains where and why it differs otherwise).
 4. Rate-mode scenarios (a linear model): the agents engine's mean equals the expected engine's
    path (z-tests).
 5. The comparison has power: it flags scenarios that differ by a small lever (the women's share
@@ -265,7 +266,21 @@ CONTINUOUS_AGREES = {
         recruitment={"mode": "replace", "women_share": 0.45},
     ),
     "vacancy ladder with floor and lateral entry": _vacancy_ladder(),
+    "funnel and pools": lambda: _continuous_funnel_and_pools(),  # defined further down
 }
+
+
+def _continuous_funnel_and_pools() -> dict[str, Any]:
+    """The funnel-and-pools scenario where continuous timing must agree: attrition constant in
+    tenure, only vacancy steps (no rate promotion: a person promoted within the year would be
+    exposed to two grades' attrition in it), no minimum years in grade, pools without one."""
+    data = _funnel_and_pools()  # its attrition is constant in tenure already
+    data["promotions"][0] = {"to": "g1", "mode": "vacancy", "assumption": "test"}
+    data["grades"][1].update({"establishment": 300, "assumption": "test"})
+    data["promotions"][1]["min_years_in_grade"] = 0
+    for pool in data["deployments"]:
+        pool.pop("min_years_in_grade", None)
+    return data
 
 
 @pytest.mark.statistical
@@ -274,7 +289,9 @@ def test_continuous_timing_agrees_with_the_stochastic_engine_where_it_must(name)
     """Constant-in-tenure attrition, vacancy steps with min_years_in_grade = 0, boards and
     intake at the year-end: each person's yearly exposure is exactly one year in one cell, so
     continuous timing has the annual engines' distribution (α = 0.001 per scenario)."""
-    c = compile_scenario(parse_scenario(CONTINUOUS_AGREES[name]))
+    data = CONTINUOUS_AGREES[name]
+    data = data() if callable(data) else data
+    c = compile_scenario(parse_scenario(data))
     failures, m = agents_vs_stochastic(c, 200, AgentOptions(timing="continuous"))
     assert m > 0
     assert not failures, "\n".join(failures)

@@ -584,3 +584,18 @@ def test_observed_figures_round_trip_and_leave_other_fingerprints_unchanged():
     without = parse_scenario(_observed_data())
     assert "observed" not in scenario_to_data(without)
     assert scenario_fingerprint(without) != scenario_fingerprint(with_figure)
+
+
+def test_with_one_pool_deployed_and_the_pool_cannot_both_carry_a_figure_for_a_year():
+    data = _observed_data()
+    data["deployments"] = [{"id": "intl", "demand": 20, "grades": ["g1"], "assumption": "test"}]
+    fig = {"year": 2004, "women_share": 0.2, "source": "pub", "locator": "t1"}
+    data["observed"] = [{**fig, "population": "deployed"}, {**fig, "population": "deployed.intl"}]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    (issue,) = info.value.issues
+    assert issue.path == "observed[1].year"
+    assert "one population" in issue.message
+    # With two pools they are different populations.
+    data["deployments"].append({"id": "home", "demand": 5, "grades": ["g0"], "assumption": "t"})
+    assert len(parse_scenario(data).observed) == 2
