@@ -1442,10 +1442,14 @@ def diff_assumptions(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
 
     Paths use the parameter-path syntax (list items by ``id``, ``grade`` or ``to`` where that
     is unique, else by position); a table or list item present on one side only is one entry
-    whose other side is ``"(absent)"``.
+    whose other side is ``"(absent)"``. Published figures (``[[observed]]``) are left out: they
+    are drawn beside a projection, not assumed by it.
     """
     out: list[dict[str, Any]] = []
-    _diff(scenario_to_data(a), scenario_to_data(b), "", out)
+    da, db = scenario_to_data(a), scenario_to_data(b)
+    da.pop("observed", None)
+    db.pop("observed", None)
+    _diff(da, db, "", out)
     return out
 
 

@@ -423,12 +423,17 @@ def test_compare_diff_lists_exactly_the_changed_fields():
     data = scenario_to_data(b)
     data["recruitment"]["intake"] = 70
     data["attrition"][1]["women"] = 0.07
+    data["sources"] = {**data.get("sources", {}), "pub": {"title": "Report"}}
+    data["observed"] = [  # a published figure is not an assumption: not in the diff
+        {"population": "g1", "year": 2024, "women_share": 0.3, "source": "pub", "locator": "t"}
+    ]
     b = parse_scenario(data)
     diff = diff_assumptions(s, b)
     assert sorted(d["path"] for d in diff) == [
         "attrition[grade=g1].women",
         "policies[id=decision-lever]",
         "recruitment.intake",
+        "sources.pub",
     ]
     by = {d["path"]: d for d in diff}
     assert by["recruitment.intake"]["a"] == 60
