@@ -564,6 +564,31 @@ def test_goal_seek_in_expectation_shows_the_solver_answer(scenario_dir):
     assert metrics(at, "Probability met at the answer")
 
 
+def test_goal_seek_says_when_the_scenario_has_its_own_policy_on_the_lever(scenario_dir):
+    """Goal seek's lever goes after the scenario's own policies, Explore's before them: where
+    the scenario has one on the lever's parameter the page says so, naming it."""
+    data = _gamma()
+    data["policies"] = [
+        {
+            "id": "own-floor",
+            "parameter": "promotion.women_floor",
+            "from_year": 2003,
+            "set": 0.1,
+            "assumption": "test",
+        }
+    ]
+    (scenario_dir / "gamma.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    at = new_app(scenario="gamma").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert_clean(at)
+    at.selectbox(key="wit_lever").set_value("promotion_floor:g1").run()
+    notes = [unescape(c.value) for c in at.caption if "own policies" in unescape(c.value)]
+    assert len(notes) == 1
+    assert "promotion.women_floor (own-floor)" in notes[0]
+    at.selectbox(key="wit_lever").set_value("women_attrition_multiplier").run()
+    assert not [c for c in at.caption if "own policies" in unescape(c.value)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Sweeps
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,15 @@ def decompose_cached(text: str, target: str) -> tuple[dict, list[dict]]:
     return d.to_dict(), waterfall_data(d)
 
 
+#: The scenario parameter each goal-seek lever kind sets (``simulator.decision`` levers).
+LEVER_PARAMETER = {
+    "intake_women_share": "recruitment.women_share",
+    "promotion_floor": "promotion.women_floor",
+    "women_odds": "promotion.women_odds",
+    "women_attrition_multiplier": "attrition",
+}
+
+
 def lever_options(scenario) -> dict[str, str]:
     """Levers a planner controls in this scenario: ``{spec: label}``."""
     out = {"intake_women_share": "Women's share of intake"} if C.has_intake_share(scenario) else {}
@@ -108,6 +117,16 @@ def goal_seek(view: dict, scenario, target) -> None:
     c1.selectbox("Lever", list(levers), key=K_LEVER, format_func=levers.get)
     c2.radio("Met", MODES, key=K_MODE, horizontal=True)
     lever = ss[K_LEVER]
+    own = C.policies_on(scenario, LEVER_PARAMETER[lever.split(":", 1)[0]])
+    if own:
+        st.caption(
+            C.md_escape(
+                f"Goal seek sets this lever after the scenario's own policies on "
+                f"{LEVER_PARAMETER[lever.split(':', 1)[0]]} ({', '.join(own)}): the value it "
+                "finds is the one in force. Explore's lever of the same name is set before "
+                "them, so they still act on top of it there."
+            )
+        )
     p = reps = seed = None
     if ss[K_MODE] == MODES[1]:
         c1, c2, c3 = st.columns([2, 1, 1])
