@@ -1168,11 +1168,17 @@ def problem_observations(scenario: Scenario) -> list[dict[str, Any]]:
     if post is None or not post.problem:
         return []
     name = Path(str(post.problem).replace("\\", "/")).name
+    if not name.endswith(".toml") or len(name) > 200:
+        return []
     path = CALIBRATION_DIR / name
-    if not name.endswith(".toml") or not path.is_file():
+    try:
+        if not path.is_file():
+            return []
+        mtime = path.stat().st_mtime_ns
+    except OSError:  # e.g. a name the file system refuses
         return []
     rows = []
-    for obs in _problem_file_observations(str(path), path.stat().st_mtime_ns):
+    for obs in _problem_file_observations(str(path), mtime):
         if not scenario.start_year <= obs["year"] <= scenario.end_year:
             continue
         rows.append(obs)
@@ -1218,7 +1224,7 @@ def _problem_file_observations(path: str, _mtime: int) -> tuple[dict[str, Any], 
                 "source": source,
                 "where": where,
                 "quote": str(obs.get("quote") or ""),
-                "note": "",
+                "note": str(obs.get("note") or ""),
             }
         )
     return tuple(out)

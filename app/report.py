@@ -145,11 +145,14 @@ def _assumptions(scenario: Scenario) -> str:
 
 
 def _published(scenario: Scenario) -> str:
-    """The published figures the charts draw, each with its source, locator, quote and note."""
+    """The scenario's published figures, each with its source, locator, quote and note (those
+    of the charted populations are the black squares of the charts above)."""
     table = C.published_figures(scenario)
     if table.empty:
-        return "<p>No published women's share of this scenario's populations is drawn.</p>"
+        return "<p>No published women's share of this scenario's populations is given.</p>"
     out = [
+        "<p>Women's shares as published, each with its source; those of the populations charted "
+        "above are their black squares.</p>",
         "<table><thead><tr><th>Population</th><th>Year-end</th><th>Women</th><th>Source</th>"
         "<th>Quote and note</th></tr></thead><tbody>"
     ]
@@ -302,7 +305,7 @@ imply, not as a forecast.</div>
 {figures[-1]}
 {_table(last, pct=["women_share"], num=["women", "men", "total"])}
 
-<h2>Published figures on the charts</h2>
+<h2>Published figures</h2>
 {_published(scenario)}
 
 <h2>Assumptions and where each number comes from</h2>

@@ -611,7 +611,8 @@ class Target(Sourced):
 
 
 class Observed(Strict):
-    """A published women's share of a population's stock at a year-end.
+    """A published women's share of a population at a year-end (a stock; for a funnel stage or
+    the deployed, the year's flow).
 
     Drawn beside the projection (the charts' black squares, the report) with its source; never
     an input of the engines. Only figures the source states belong here (a share derived by
@@ -1073,7 +1074,12 @@ def cross_check(s: Scenario) -> list[Issue]:
             out.append(
                 Issue(
                     f"observed[{i}].population",
-                    f"unknown population; use a grade {ids}, a group {sorted(s.groups)}, "
+                    (
+                        "'intake' has no chart to draw a figure on; "
+                        if o.population == "intake"
+                        else "unknown population; "
+                    )
+                    + f"use a grade {ids}, a group {sorted(s.groups)}, "
                     "'workforce'" + "".join(f", {p!r}" for p in s.pipeline_populations()),
                     o.population,
                 )

@@ -575,7 +575,14 @@ def test_goal_seek_says_when_the_scenario_has_its_own_policy_on_the_lever(scenar
             "from_year": 2003,
             "set": 0.1,
             "assumption": "test",
-        }
+        },
+        {  # a scale commutes with the multiplier's scale: its order does not matter
+            "id": "attrition-scale",
+            "parameter": "attrition",
+            "from_year": 2003,
+            "scale": 0.9,
+            "assumption": "test",
+        },
     ]
     (scenario_dir / "gamma.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
     at = new_app(scenario="gamma").run()

@@ -57,13 +57,29 @@ def decompose_cached(text: str, target: str) -> tuple[dict, list[dict]]:
     return d.to_dict(), waterfall_data(d)
 
 
-#: The scenario parameter each goal-seek lever kind sets (``simulator.decision`` levers).
-LEVER_PARAMETER = {
-    "intake_women_share": "recruitment.women_share",
-    "promotion_floor": "promotion.women_floor",
-    "women_odds": "promotion.women_odds",
-    "women_attrition_multiplier": "attrition",
-}
+def own_policies(scenario, lever: str) -> tuple[str, list[str]]:
+    """The parameter a goal-seek lever sets and the scenario's own policies on it whose order
+    against the lever matters: on the lever's grade (``women_odds:<g>``, ``promotion_floor:<g>``)
+    and, for the attrition multiplier (a scale, which commutes with other scales), women's
+    attrition policies that set a value."""
+    from simulator.decision import LEVERS
+
+    kind, _, grade = lever.partition(":")
+    parameter = LEVERS[kind][0]
+    out = []
+    for p in scenario.policies:
+        if p.id not in C.policies_on(scenario, parameter):
+            continue
+        if grade and p.grades is not None:
+            covered = {g for gid in p.grades for g in scenario.population_grades(gid)}
+            if grade not in covered:
+                continue
+        if kind == "women_attrition_multiplier" and (
+            p.set is None or (p.sexes is not None and "women" not in p.sexes)
+        ):
+            continue
+        out.append(p.id)
+    return parameter, out
 
 
 def lever_options(scenario) -> dict[str, str]:
@@ -117,14 +133,14 @@ def goal_seek(view: dict, scenario, target) -> None:
     c1.selectbox("Lever", list(levers), key=K_LEVER, format_func=levers.get)
     c2.radio("Met", MODES, key=K_MODE, horizontal=True)
     lever = ss[K_LEVER]
-    own = C.policies_on(scenario, LEVER_PARAMETER[lever.split(":", 1)[0]])
+    parameter, own = own_policies(scenario, lever)
     if own:
         st.caption(
             C.md_escape(
-                f"Goal seek sets this lever after the scenario's own policies on "
-                f"{LEVER_PARAMETER[lever.split(':', 1)[0]]} ({', '.join(own)}): the value it "
-                "finds is the one in force. Explore's lever of the same name is set before "
-                "them, so they still act on top of it there."
+                f"Goal seek sets this lever after the scenario's own policies on {parameter} "
+                f"({', '.join(own)}): the value it finds is the one in force from its year. "
+                "Explore's lever of the same name is set before them, so they still act on "
+                "top of it there."
             )
         )
     p = reps = seed = None
