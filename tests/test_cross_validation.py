@@ -53,6 +53,7 @@ from simulator import compile_scenario, load_scenario, parse_scenario, run
 from simulator.agents import run_agents
 from simulator.agents_options import AgentOptions
 from simulator.engine import DIAGNOSTICS, FLOWS
+from simulator.paths import set_path
 from simulator.pipeline import FUNNEL_STAGES
 from simulator.posterior import compile_draws
 from tests.factories import ladder
@@ -344,18 +345,19 @@ def test_the_comparison_detects_a_small_difference(path, value):
     """Agents on one scenario, the stochastic engine on a variant differing in one lever: the
     same 200-replication comparison as above must reject (with these fixed seeds it does, with
     p-values far below the Bonferroni threshold)."""
-    base = _vacancy_ladder()
+    assert against_a_variant(_vacancy_ladder(), path, value)
+
+
+def against_a_variant(base: dict[str, Any], path: tuple, value: float) -> list[str]:
+    """The failures of the 200-replication comparison of the agents engine on ``base`` with
+    the stochastic engine on ``base`` with ``value`` at ``path`` (parameter-path steps)."""
     variant = copy.deepcopy(base)
-    target = variant
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    set_path(variant, list(path), value)
     agents, _ = run_agents(compile_scenario(parse_scenario(base)), 200, SEED)
     cohort = run(
         compile_scenario(parse_scenario(variant)), "stochastic", replications=200, seed=SEED + 1
     ).raw
-    failures, _ = compare(agents, cohort)
-    assert failures
+    return compare(agents, cohort)[0]
 
 
 def _funnel_and_pools() -> dict[str, Any]:
@@ -438,15 +440,5 @@ def test_agents_and_stochastic_engines_agree_with_a_funnel_and_pools():
 def test_the_comparison_detects_a_small_difference_in_the_funnel_or_a_pool(path, value):
     """As above, for the new statistics: agents on the scenario, the stochastic engine on a
     variant differing in one funnel or pool parameter; the comparison must reject."""
-    base = _funnel_and_pools()
-    variant = copy.deepcopy(base)
-    target: Any = variant
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    agents, _ = run_agents(compile_scenario(parse_scenario(base)), 200, SEED)
-    cohort = run(
-        compile_scenario(parse_scenario(variant)), "stochastic", replications=200, seed=SEED + 1
-    ).raw
-    failures, _ = compare(agents, cohort)
+    failures = against_a_variant(_funnel_and_pools(), path, value)
     assert any(f.startswith(("funnel.", "deployed[", "deployment.")) for f in failures), failures

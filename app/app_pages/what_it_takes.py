@@ -66,9 +66,10 @@ def own_policies(scenario, lever: str) -> tuple[str, list[str]]:
 
     kind, _, grade = lever.partition(":")
     parameter = LEVERS[kind][0]
+    on_parameter = set(C.policies_on(scenario, parameter))
     out = []
     for p in scenario.policies:
-        if p.id not in C.policies_on(scenario, parameter):
+        if p.id not in on_parameter:
             continue
         if grade and p.grades is not None:
             covered = {g for gid in p.grades for g in scenario.population_grades(gid)}
