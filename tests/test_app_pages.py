@@ -304,23 +304,95 @@ def test_unparseable_and_oversized_uploads_are_refused(scenario_dir):
 # ---------------------------------------------------------------------------------------------
 # Levers, URL
 # ---------------------------------------------------------------------------------------------
+MORE = "more_levers_open"  # the More levers expander's key
+MORE_LABEL = "More levers: retention, promotion floor, posts"
+MORE_SLIDERS = ("women_floor", "women_attrition", "men_attrition", "establishment")
+
+
+def opened(at: AppTest) -> AppTest:
+    """Open More levers for the next run. AppTest sends no expander state back, so an open
+    box stays open only while session state says so: call before every run that needs it."""
+    at.session_state[MORE] = True
+    return at
+
+
+def sliders(at: AppTest) -> set[str]:
+    return {s.key for s in at.slider}
+
+
+def more_caption(at: AppTest) -> str | None:
+    """The caption under a closed More levers box that names its changed levers."""
+    found = [c.value for c in at.caption if c.value.startswith("Changed in this box")]
+    assert len(found) <= 1, found
+    assert any(e.label == MORE_LABEL for e in at.expander)  # one label, whatever is changed
+    return unescape(found[0]) if found else None
+
+
 def test_more_levers_change_the_numbers_and_the_url(scenario_dir):
     at = new_app(scenario="beta").run()
     base = metrics(at, "Median share at")
-    at.slider(key="women_floor").set_value(60).run()
+    # Closed at first, and then its sliders are not built (the first page's speed).
+    assert more_caption(at) is None
+    assert not sliders(at) & set(MORE_SLIDERS)
+    opened(at).run()  # the user opens it
+    assert sliders(at) >= set(MORE_SLIDERS)
+    assert metrics(at, "Median share at") == base  # opening it changes nothing
+    opened(at).slider(key="women_floor").set_value(60).run()
     assert_clean(at)
     cards = api_cards(_beta(), 22, women_floor=0.6)
     assert_shows(at, cards)
     assert cards[0]["median"] != base[0]
     assert at.query_params["women_floor"] == "60"
-    at.slider(key="women_attrition").set_value(50).run()
+    opened(at).slider(key="women_attrition").set_value(50).run()
     assert_clean(at)
     assert_shows(at, api_cards(_beta(), 22, women_floor=0.6, women_attrition=0.5))
     assert at.query_params["women_attrition"] == "50"
     # Back to the scenario's own value: the lever is off and leaves the URL.
-    at.slider(key="women_floor").set_value(0).run()
+    opened(at).slider(key="women_floor").set_value(0).run()
     assert "women_floor" not in at.query_params
     assert_shows(at, api_cards(_beta(), 22, women_attrition=0.5))
+    assert more_caption(at) is None  # open: the sliders show it
+
+
+def test_closing_more_levers_keeps_its_levers_in_force(scenario_dir):
+    at = opened(new_app(scenario="beta")).run()
+    opened(at).slider(key="women_floor").set_value(60).run()
+    opened(at).slider(key="women_attrition").set_value(50).run()
+    cards = api_cards(_beta(), 22, women_floor=0.6, women_attrition=0.5)
+    assert_shows(at, cards)
+    at.session_state[MORE] = False  # the user closes it: no sliders, the same levers
+    at.run()
+    assert_clean(at)
+    assert not sliders(at) & set(MORE_SLIDERS)
+    assert more_caption(at) == (
+        "Changed in this box: promotion floor, women's attrition. "
+        "The notes on the page say what each does."
+    )
+    assert_shows(at, cards)
+    assert (at.query_params["women_floor"], at.query_params["women_attrition"]) == ("60", "50")
+    assert sum("What-if:" in unescape(i.value) for i in at.info) == 2  # the notes name both levers
+    # Another lever's change (a rerun with the box closed) keeps them too.
+    at.number_input(key="reps").set_value(REPS + 100).run()
+    assert_clean(at)
+    assert "promotion floor, women's attrition" in more_caption(at)
+    assert (at.query_params["women_floor"], at.query_params["women_attrition"]) == ("60", "50")
+    opened(at).run()
+    assert (at.slider(key="women_floor").value, at.slider(key="women_attrition").value) == (60, 50)
+
+
+def test_a_link_with_a_more_lever_opens_the_box_until_closed(scenario_dir):
+    at = new_app(scenario="beta", women_attrition="80").run()
+    assert_clean(at)
+    assert at.session_state[MORE] is True
+    assert at.slider(key="women_attrition").value == 80
+    at.session_state[MORE] = False
+    at.run()
+    assert not sliders(at) & set(MORE_SLIDERS)  # the user's choice stays
+    assert more_caption(at).startswith("Changed in this box: women's attrition.")
+    # Without such a lever it stays closed.
+    at = new_app(scenario="beta", women_intake="45").run()
+    assert MORE not in at.session_state or at.session_state[MORE] is False
+    assert not sliders(at) & set(MORE_SLIDERS)
 
 
 def test_query_string_prefills_every_lever(scenario_dir):
@@ -364,7 +436,10 @@ def test_bad_lever_values_in_the_url_warn(scenario_dir):
     texts = [unescape(w.value) for w in at.warning]
     for key in ("women_floor", "establishment", "women_attrition"):
         assert any(f"{key}=" in t for t in texts), key
-    assert at.slider(key="establishment").value == 100
+    # Each bad value is dropped: the levers stay at the scenario's own values (box closed).
+    assert (at.session_state["establishment"], at.session_state["women_floor"]) == (100, 0)
+    assert more_caption(at) is None
+    assert opened(at).run().slider(key="establishment").value == 100
 
 
 def test_link_levers_the_scenario_has_nothing_for_are_named(scenario_dir):

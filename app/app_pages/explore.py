@@ -47,6 +47,7 @@ K_FLOW_GRADE = "flow_grade"
 K_HC_TABLE = "headcount_table_open"
 K_FLOW_TABLE = "flows_table_open"
 K_ASSUMPTIONS = "assumptions_open"
+K_MORE = "more_levers_open"
 K_UPLOAD = "upload"
 K_UPLOAD_SEEN = "_upload_seen"
 K_UPLOAD_ERROR = "_upload_error"
@@ -287,55 +288,95 @@ def sidebar(
                     key=K_ODDS,
                     persist_state="session",
                 )
-        with st.expander("More levers: retention, promotion floor, posts"):
-            if C.vacancy_steps(scenario):
-                st.slider(
-                    "Floor on women's share of vacancy promotions",
-                    min_value=0,
-                    max_value=100,
-                    step=1,
-                    format="%d %%",
-                    key=K_FLOOR,
-                    persist_state="session",
-                    help="At least this share of the promotions into "
-                    + ", ".join(C.vacancy_steps(scenario))
-                    + " go to women, as far as eligible women exist. Starts at the "
-                    "scenario's own floor.",
-                )
-            st.slider(
-                "Women's attrition (% of the scenario's)",
-                min_value=C.ATTRITION_PCT_MIN,
-                max_value=C.ATTRITION_PCT_MAX,
-                step=5,
-                format="%d %%",
-                key=K_WATTR,
-                persist_state="session",
-                help="Every annual leaving probability of women, as a percentage of the "
-                "scenario's: 80 % means a fifth fewer women leave (better retention).",
-            )
-            st.slider(
-                "Men's attrition (% of the scenario's)",
-                min_value=C.ATTRITION_PCT_MIN,
-                max_value=C.ATTRITION_PCT_MAX,
-                step=5,
-                format="%d %%",
-                key=K_MATTR,
-                persist_state="session",
-            )
-            if C.has_establishment(scenario):
-                st.slider(
-                    "Establishment (% of the scenario's posts)",
-                    min_value=C.ESTABLISHMENT_PCT_MIN,
-                    max_value=C.ESTABLISHMENT_PCT_MAX,
-                    step=5,
-                    format="%d %%",
-                    key=K_EST,
-                    persist_state="session",
-                    help="The authorised posts of every grade with an establishment ("
-                    + ", ".join(g.id for g in scenario.grades if g.establishment is not None)
-                    + "), as a percentage of the scenario's, rounded to whole posts.",
-                )
+        more_levers(scenario)
     return scenario
+
+
+#: The levers under "More levers" (widget keys = lever names), with short names.
+MORE_LEVER_NAMES = {
+    K_FLOOR: "promotion floor",
+    K_WATTR: "women's attrition",
+    K_MATTR: "men's attrition",
+    K_EST: "establishment",
+}
+MORE_LEVERS = tuple(MORE_LEVER_NAMES)
+
+
+#: The expander's label. Constant: Streamlit's expander identity includes its label even with a
+#: key, so a label that changed with the levers would close the box under a moving slider.
+MORE_LEVERS_LABEL = "More levers: retention, promotion floor, posts"
+
+
+def more_levers(scenario: Scenario) -> None:
+    """The expander of the less-used levers; its sliders are built only while it is open
+    (``on_change="rerun"``). A closed box draws no slider, so a first page does not make the
+    browser load and draw the slider code (0.24 s of the first page's median in a paired
+    measurement, 8 runs each; docs/app.md, Speed); the sliders' values are kept meanwhile
+    (``persist_state="session"``) and stay in force, and a caption under the closed box names
+    those changed. It opens by itself when one of its levers is changed on arrival (a shared
+    link, an uploaded what-if file), until the user closes it.
+    """
+    ss = st.session_state
+    changed = [key for key in MORE_LEVERS if key in active_levers(scenario)]
+    if changed and K_MORE not in ss:
+        ss[K_MORE] = True
+    box = st.expander(MORE_LEVERS_LABEL, key=K_MORE, on_change="rerun")
+    if not box.open:
+        if changed:  # a closed box must not hide a lever in force
+            st.caption(
+                "Changed in this box: "
+                + ", ".join(MORE_LEVER_NAMES[key] for key in changed)
+                + ". The notes on the page say what each does."
+            )
+        return
+    with box:
+        if C.vacancy_steps(scenario):
+            st.slider(
+                "Floor on women's share of vacancy promotions",
+                min_value=0,
+                max_value=100,
+                step=1,
+                format="%d %%",
+                key=K_FLOOR,
+                persist_state="session",
+                help="At least this share of the promotions into "
+                + ", ".join(C.vacancy_steps(scenario))
+                + " go to women, as far as eligible women exist. Starts at the "
+                "scenario's own floor.",
+            )
+        st.slider(
+            "Women's attrition (% of the scenario's)",
+            min_value=C.ATTRITION_PCT_MIN,
+            max_value=C.ATTRITION_PCT_MAX,
+            step=5,
+            format="%d %%",
+            key=K_WATTR,
+            persist_state="session",
+            help="Every annual leaving probability of women, as a percentage of the "
+            "scenario's: 80 % means a fifth fewer women leave (better retention).",
+        )
+        st.slider(
+            "Men's attrition (% of the scenario's)",
+            min_value=C.ATTRITION_PCT_MIN,
+            max_value=C.ATTRITION_PCT_MAX,
+            step=5,
+            format="%d %%",
+            key=K_MATTR,
+            persist_state="session",
+        )
+        if C.has_establishment(scenario):
+            st.slider(
+                "Establishment (% of the scenario's posts)",
+                min_value=C.ESTABLISHMENT_PCT_MIN,
+                max_value=C.ESTABLISHMENT_PCT_MAX,
+                step=5,
+                format="%d %%",
+                key=K_EST,
+                persist_state="session",
+                help="The authorised posts of every grade with an establishment ("
+                + ", ".join(g.id for g in scenario.grades if g.establishment is not None)
+                + "), as a percentage of the scenario's, rounded to whole posts.",
+            )
 
 
 def intake_lever() -> None:

@@ -10,6 +10,9 @@ Verified, as a person would see it:
 * switching on the intake-share lever and moving the slider to 100 % changes the probability
   for the defence scenario's 2035 target on the military ranks (conscripts reach the ranks
   within a year or two, so the intake share must move that share);
+* *More levers* draws its sliders only while open: a link with a floor opens it with the
+  floor's slider at the link's value; moving another slider keeps it open; closed, it names
+  the changed levers and they stay in force (the URL keeps them);
 * the About page opens from the navigation, and Explore keeps its settings on the way back;
 * the first page without a URL (what app/serve.py warms up) shows, card by card, the
   engine's probabilities for the first shipped scenario at the default replications and seed.
@@ -75,6 +78,36 @@ def test_intake_share_slider_changes_probability(app_url, page, wait_idle, scree
     expect(page.get_by_test_id("stException")).to_have_count(0)
     assert "women_intake=100" in page.url
     screenshot(page, "explore-defence-intake-100")
+
+
+def test_more_levers_open_from_a_link_and_stay_in_force_closed(
+    app_url, page, wait_idle, screenshot
+):
+    open_app(page, f"{app_url}/?scenario=dk_police&reps=200&women_floor=35")
+    sidebar = page.get_by_test_id("stSidebar")
+    floor = sidebar.get_by_role("slider", name="Floor on women's share of vacancy promotions")
+    expect(floor).to_have_value("35", timeout=RERUN_TIMEOUT_MS)
+    probability = metric_value(page, "Probability met")
+    before = probability.inner_text().strip()
+    attrition = sidebar.get_by_role("slider", name="Women's attrition (% of the scenario's)")
+    attrition.focus()
+    attrition.press("Home")  # the lowest allowed
+    expect(probability).not_to_have_text(before, timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    expect(floor).to_be_visible()  # the box stayed open through the rerun
+    assert "women_attrition=" in page.url
+    shown = probability.inner_text().strip()
+
+    sidebar.get_by_text("More levers: retention, promotion floor, posts").click()
+    expect(floor).to_have_count(0, timeout=RERUN_TIMEOUT_MS)
+    wait_idle(page)
+    changed = sidebar.get_by_text("Changed in this box: promotion floor, women's attrition")
+    expect(changed).to_be_visible()
+    assert probability.inner_text().strip() == shown  # closed, the levers stay in force
+    assert "women_floor=35" in page.url
+    assert "women_attrition=" in page.url
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot(page, "explore-more-levers-closed")
 
 
 def test_about_page_and_back(app_url, page, wait_idle, screenshot):
