@@ -1115,7 +1115,7 @@ def published_figures(scenario: Scenario) -> pd.DataFrame:
       women's shares of a population's stock within the horizon (``source``: the figure's id
       in calibration/data, ``where``: the problem's source and locator; entrants' shares and
       figures mixed with channels are left out); a population and year the scenario itself
-      gives is not repeated.
+      gives is not repeated (with one pool, ``deployed`` and ``deployed.<id>`` are one).
 
     A start share is not a published figure because its block cites a source: that source
     may give only the headcount (the share then being the modeller's, as the block's
@@ -1133,7 +1133,8 @@ def published_figures(scenario: Scenario) -> pd.DataFrame:
         }
         for o in scenario.observed
     ]
-    seen = {(r["population"], r["year"]) for r in rows}
+    # With one pool, 'deployed' and 'deployed.<id>' are one population (as in the validation).
+    seen = {(scenario.same_population(r["population"]), r["year"]) for r in rows}
     known = {
         *scenario.grade_ids,
         *scenario.groups,
@@ -1141,9 +1142,10 @@ def published_figures(scenario: Scenario) -> pd.DataFrame:
         *scenario.pipeline_populations(),
     }  # a problem's channels (entry routes the scenario does not model) are left out
     for obs in problem_observations(scenario):
-        if obs["population"] in known and (obs["population"], obs["year"]) not in seen:
+        key = (scenario.same_population(obs["population"]), obs["year"])
+        if obs["population"] in known and key not in seen:
             rows.append(obs)
-            seen.add((obs["population"], obs["year"]))
+            seen.add(key)
     frame = pd.DataFrame(rows, columns=PUBLISHED_COLUMNS)
     return frame.sort_values(["population", "year"], kind="stable").reset_index(drop=True)
 

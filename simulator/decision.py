@@ -1443,14 +1443,42 @@ def diff_assumptions(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
     Paths use the parameter-path syntax (list items by ``id``, ``grade`` or ``to`` where that
     is unique, else by position); a table or list item present on one side only is one entry
     whose other side is ``"(absent)"``. Published figures (``[[observed]]``) are left out: they
-    are drawn beside a projection, not assumed by it.
+    are drawn beside a projection, not assumed by it; so is a ``[sources]`` entry that only
+    they cite.
     """
     out: list[dict[str, Any]] = []
-    da, db = scenario_to_data(a), scenario_to_data(b)
-    da.pop("observed", None)
-    db.pop("observed", None)
-    _diff(da, db, "", out)
+    _diff(_assumed(a), _assumed(b), "", out)
     return out
+
+
+def _assumed(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's plain data without its published figures and the sources only they cite
+    (a source cited nowhere stays: it is part of what the scenario's file says)."""
+    data = scenario_to_data(scenario)
+    figures = data.pop("observed", [])
+    by_figures = {ref for o in figures for ref in _source_refs(o)}
+    sources = data.get("sources", {})
+    rest = {k: v for k, v in data.items() if k != "sources"}
+    for ref in by_figures - _source_refs(rest):
+        sources.pop(ref, None)
+    return data
+
+
+def _source_refs(node: Any) -> set[str]:
+    """Every source id a block of plain data cites (its ``source`` values), at any depth."""
+    refs: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "source" and isinstance(value, str):
+                refs.add(value)
+            elif key == "source" and isinstance(value, list):
+                refs |= {v for v in value if isinstance(v, str)}
+            else:
+                refs |= _source_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            refs |= _source_refs(item)
+    return refs
 
 
 def format_diff(diff: list[dict[str, Any]]) -> list[str]:

@@ -899,6 +899,13 @@ class Scenario(Strict):
             out += ["deployed", *(f"deployed.{d.id}" for d in self.deployments)]
         return out
 
+    def same_population(self, population: str) -> str:
+        """The population's name with one pool's two names made one: with a single deployment
+        pool, ``deployed.<its id>`` is ``deployed``; every other name is itself."""
+        if len(self.deployments) == 1 and population == f"deployed.{self.deployments[0].id}":
+            return "deployed"
+        return population
+
 
 class _CrossCheckFailed(ValueError):
     """Carries cross-reference issues out of the after-validator."""
@@ -1092,12 +1099,7 @@ def cross_check(s: Scenario) -> list[Issue]:
                     o.year,
                 )
             )
-        # With one pool, "deployed" and "deployed.<its id>" are the same population.
-        same = (
-            "deployed"
-            if len(s.deployments) == 1 and o.population == f"deployed.{s.deployments[0].id}"
-            else o.population
-        )
+        same = s.same_population(o.population)  # one pool: 'deployed' = 'deployed.<id>'
         if (same, o.year) in seen_observed:
             out.append(
                 Issue(

@@ -751,6 +751,54 @@ def test_observed_points_are_the_scenarios_published_figures():
     assert domains == {(*C.FAN_SERIES, C.OBSERVED_SERIES)}
 
 
+def test_a_problem_figure_of_the_one_pool_is_not_repeated_under_its_other_name(monkeypatch):
+    """With one pool, 'deployed' and 'deployed.<id>' are one population (as the validation
+    says): a calibration problem's figure for one of them in a year the scenario gives for
+    the other is left out; with two pools both are drawn."""
+    data = _two_grade_vacancy()
+    data["sources"] = {"pub": {"title": "Report"}}
+    data["deployments"] = [{"id": "intl", "demand": 5, "grades": ["g1"], "assumption": "test"}]
+    year = data["start_year"] + 2
+    data["observed"] = [
+        {
+            "population": "deployed",
+            "year": year,
+            "women_share": 0.1,
+            "source": "pub",
+            "locator": "t1",
+        }
+    ]
+    problem = [
+        {
+            "population": "deployed.intl",
+            "year": year,
+            "share": 0.3,
+            "source": "fig-a",
+            "where": "p",
+            "quote": "",
+            "note": "",
+        },
+        {
+            "population": "deployed.intl",
+            "year": year + 1,
+            "share": 0.3,
+            "source": "fig-b",
+            "where": "p",
+            "quote": "",
+            "note": "",
+        },
+    ]
+    monkeypatch.setattr(C, "problem_observations", lambda scenario: [dict(r) for r in problem])
+    figures = C.published_figures(parse_scenario(data))
+    assert list(zip(figures.population, figures.year, figures.source, strict=True)) == [
+        ("deployed", year, "pub"),
+        ("deployed.intl", year + 1, "fig-b"),
+    ]
+    data["deployments"].append({"id": "home", "demand": 5, "grades": ["g0"], "assumption": "t"})
+    figures = C.published_figures(parse_scenario(data))
+    assert len(figures) == 3  # two pools: 'deployed' is both, not 'intl'
+
+
 def test_a_calibrated_scenario_draws_the_figures_it_was_fitted_to_not_its_fitted_start():
     """dk_police_calibrated: its 2010 start shares of officers and leaders are free parameters
     (they were drawn as published before); the stock shares of calibration/dk_police.toml are

@@ -429,7 +429,17 @@ def test_compare_diff_lists_exactly_the_changed_fields():
     ]
     b = parse_scenario(data)
     diff = diff_assumptions(s, b)
+    # ... nor is a source only the figure cites
     assert sorted(d["path"] for d in diff) == [
+        "attrition[grade=g1].women",
+        "policies[id=decision-lever]",
+        "recruitment.intake",
+    ]
+    data["attrition"][1].update({"source": "pub", "locator": "table 3"})  # now it is cited
+    cited = diff_assumptions(s, parse_scenario(data))
+    assert sorted(d["path"] for d in cited) == [
+        "attrition[grade=g1].locator",
+        "attrition[grade=g1].source",
         "attrition[grade=g1].women",
         "policies[id=decision-lever]",
         "recruitment.intake",
