@@ -45,7 +45,10 @@ Usage (from the repository root)::
 ``--launcher main`` starts plain ``python -m streamlit run app/main.py``, for comparison;
 ``--launcher floor`` starts ``scripts/floor_app.py`` (one metric and one small chart: what any
 Streamlit page needs on this machine; no lever changes are timed on it).
-The load average is printed with every run, since the box is shared and timings are noisy.
+The load average is printed with every run, since the box is shared and timings are noisy, and
+so is the CPU *steal* during the run (the share of CPU time a virtual machine's hypervisor gave
+to other guests, from ``/proc/stat``): on a VM, times with steal above a few per cent measure
+the host as much as the app (``steal``: from the server's start to the first page read).
 """
 
 from __future__ import annotations
@@ -180,6 +183,23 @@ def loadavg() -> str:
         return "?"
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (``/proc/stat``'s first line), or None where absent."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time the hypervisor took between two :func:`cpu_times` (the 8th
+    counter, ``steal``): time this VM's processes were ready but another guest ran."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return (after[7] - before[7]) / total if total > 0 else None
+
+
 def run_stamp(page: Any) -> Any:
     """The caption naming the run (replications, seed, the scenario's sha256)."""
     return page.get_by_test_id("stCaptionContainer").filter(has_text="scenario sha256").first
@@ -264,6 +284,7 @@ def one_run(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"load_before": loadavg()}
+    cpu_before = cpu_times()
     context = new_context(browser)
     page = context.new_page()
     with log.open("wb") as fh:
@@ -277,6 +298,7 @@ def one_run(
             out["health"] = time.monotonic() - t0
             page.goto(url, wait_until="commit")
             wait_ready(page, t0, t0_wall, out)
+            out["steal"] = steal_share(cpu_before, cpu_times())  # start to first page read
             context.close()
 
             context = new_context(browser)
@@ -309,6 +331,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, str]:
         vals = [r[key] for r in runs if key in r]
         if vals:
             res[key] = f"{min(vals):.2f}-{max(vals):.2f} (median {statistics.median(vals):.2f})"
+    steal = [r["steal"] for r in runs if r.get("steal") is not None]
+    if steal:
+        res["steal"] = f"{100 * min(steal):.1f}-{100 * max(steal):.1f} % (first pages)"
     for key in ("lever", "lever_poll"):
         lev = [v for r in runs for v in r.get(key, [])]
         if lev:
@@ -374,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"ready {r['ready']:.2f} (polled {r['ready_poll']:.2f})  "
                         f"new tab {r['new_tab']:.2f} (polled {r['new_tab_poll']:.2f})  "
                         f"lever [{lev}] (polled [{lev_poll}])  "
-                        f"load {r['load_before']} -> {r['load_after']}",
+                        f"load {r['load_before']} -> {r['load_after']}  "
+                        f"steal {_pct(r['steal'])}",
                         flush=True,
                     )
         finally:
@@ -387,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2))
     return 0
+
+
+def _pct(share: float | None) -> str:
+    return "?" if share is None else f"{100 * share:.1f} %"
 
 
 if __name__ == "__main__":
