@@ -911,9 +911,9 @@ def calibrated_scenario_data(fit: Fit, problem_ref: str | None = None) -> dict[s
         for sid, src in problem.target_sources.items():
             sources.setdefault(sid, {k: v for k, v in src if v is not None})
         data["targets"] = [{k: v for k, v in t if v is not None} for t in problem.targets]
-    # The posterior block holds the paths the engines draw per replication; any other written
-    # path (a deployment pool's odds, a policy on the funnel or a pool) stays at the point
-    # estimate, said in the note.
+    # The posterior block holds the paths the engines draw per replication (a deployment pool's
+    # odds included); any other written path (the funnel's parameters, a pool's demand or floor,
+    # or a policy on them) stays at the point estimate, said in the note.
     keep = [i for i, path in enumerate(model.written_paths) if drawn_per_replication(data, path)]
     paths = [model.written_paths[i] for i in keep]
     data["posterior"] = {
@@ -945,9 +945,9 @@ def _fixed_note(model: Model, keep: list[int], data: dict[str, Any]) -> str:
     if not fixed:
         return ""
     values = ", ".join(f"{p} = {_point_value(data, p):.4g}" for p in fixed)
-    where = ", ".join(ENGINE_SECTIONS)
+    where = ", ".join(ENGINE_SECTIONS) + " and a deployment pool's women_odds"
     if any(parse_path(p)[0] in ENGINE_SECTIONS for p in fixed):  # a funnel or pool policy
-        where += "; or a policy on the funnel or a deployment pool"
+        where += "; or a policy on the funnel or a pool's demand or floor"
     return (
         " Fitted values the engines take as the same in every replication (outside "
         f"{where}) are held at the point estimate and are not in this "

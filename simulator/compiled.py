@@ -368,7 +368,8 @@ def compile_batch(
     (:func:`structure_key`) or one of them breaks a constraint (so that its error is its own).
 
     ``pipeline_of``: a compiled scenario whose funnel and pools every member shares (a
-    posterior's point: its draws cannot vary them), instead of compiling them per member.
+    posterior's point, when its draws do not vary a pool's odds), instead of compiling them
+    per member.
     """
     if not scenarios:
         return []

@@ -352,20 +352,38 @@ class Params:
     women_share: np.ndarray
     growth_rate: np.ndarray
     initial: np.ndarray
+    #: ``[b, P, Y+1]`` each deployment pool's women's odds at the year-ends 0 … Y (relative
+    #: deployability, 1 = in proportion to the pool); P = 0 without pools.
+    deployment_odds: np.ndarray
 
     @classmethod
     def of(cls, c: Compiled) -> Params:
         """The compiled scenario's own parameters, for every replication."""
-        return cls(**{f: getattr(c, f)[None] for f in PARAMETER_FIELDS})
+        return cls(
+            **{f: getattr(c, f)[None] for f in PARAMETER_FIELDS},
+            deployment_odds=pool_odds(c)[None],
+        )
 
     @classmethod
     def stack(cls, draws: list[Compiled]) -> Params:
         """All parameter sets, stacked on the leading axis (``draws[i]`` is row i)."""
-        return cls(**{f: np.stack([getattr(d, f) for d in draws]) for f in PARAMETER_FIELDS})
+        return cls(
+            **{f: np.stack([getattr(d, f) for d in draws]) for f in PARAMETER_FIELDS},
+            deployment_odds=np.stack([pool_odds(d) for d in draws]),
+        )
 
     def take(self, index: np.ndarray) -> Params:
         """Replication b runs parameter set ``index[b]`` of a stacked :class:`Params`."""
-        return Params(**{f: getattr(self, f)[index] for f in PARAMETER_FIELDS})
+        return Params(
+            **{f: getattr(self, f)[index] for f in (*PARAMETER_FIELDS, "deployment_odds")}
+        )
+
+
+def pool_odds(c: Compiled) -> np.ndarray:
+    """``[P, Y+1]`` the women's odds of every deployment pool of ``c`` at each year-end."""
+    if not c.deployments:
+        return np.ones((0, c.n_years + 1))
+    return np.stack([np.asarray(d.women_odds, dtype=float) for d in c.deployments])
 
 
 def _one(x: np.ndarray) -> np.ndarray | float:
@@ -535,7 +553,7 @@ def simulate(c: Compiled, sampler, batch: int, params: Params | None = None) -> 
     names = [[f"transition/{gid}/{sx}" for sx in SEX_NAMES] for gid in c.grade_ids]
     growth_target = P.initial.sum((1, 2, 3)).astype(float)  # [b]
     vacancy_grades = [h for h in range(G - 1, 0, -1) if c.mode[h] == MODE_VACANCY]
-    pipe = PipelineRun(c, sampler, batch, n)  # conscription funnel and deployment pools
+    pipe = PipelineRun(c, sampler, batch, n, P.deployment_odds)  # funnel and deployment pools
     clamp = [] if c.K_grade is None else [g for g in range(G) if c.K_grade[g] < K]
     # Loop invariants of the vacancy step (names of its decisions; parameters as floats when
     # every replication shares them, which spares numpy calls on one-element arrays).

@@ -31,8 +31,14 @@ from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, s
 #: carries per replication (other values would be silently the same in every draw).
 ENGINE_SECTIONS = ("attrition", "promotions", "recruitment", "grades", "initial", "policies")
 
-#: Policy parameters of the conscription funnel and deployment pools: the engines take them from
-#: the point estimate in every replication, so a posterior must not pretend to vary them.
+#: A deployment pool's parameter the engines also take per replication (``deployments[…].
+#: women_odds``, or a policy on ``deployment.women_odds``): its relative deployability odds.
+POOL_ODDS = "women_odds"
+POOL_ODDS_POLICY = "deployment.women_odds"
+
+#: Policy parameters of the conscription funnel and deployment pools: but for the pools' odds
+#: (:data:`POOL_ODDS_POLICY`) the engines take them from the point estimate in every
+#: replication, so a posterior must not pretend to vary them.
 PIPELINE_PARAMETERS = ("conscription.", "deployment.")
 
 
@@ -43,16 +49,30 @@ def sets_a_pipeline_policy(container) -> bool:
     )
 
 
+def sets_pool_odds(steps: list, container) -> bool:
+    """Whether a resolved path sets a deployment pool's odds: ``deployments[…].women_odds``,
+    or the value of a policy on ``deployment.women_odds``."""
+    if steps[0] == "deployments":
+        return len(steps) == 3 and steps[-1] == POOL_ODDS
+    return (
+        steps[0] == "policies"
+        and isinstance(container, dict)
+        and container.get("parameter") == POOL_ODDS_POLICY
+    )
+
+
 def drawn_per_replication(data: dict, path: str) -> bool:
     """Whether the engines draw the value at ``path`` (of scenario ``data``) per replication:
     what a posterior may vary (:func:`compile_draws` refuses any other path)."""
     steps = parse_path(path)
-    if steps[0] not in ENGINE_SECTIONS:
+    if steps[0] not in (*ENGINE_SECTIONS, "deployments"):
         return False
+    container, _slot = resolve_slot(data, steps)
+    if sets_pool_odds(steps, container):
+        return True
     if steps[0] == "policies":
-        container, _slot = resolve_slot(data, steps)
         return not sets_a_pipeline_policy(container)
-    return True
+    return steps[0] != "deployments"
 
 
 #: Structural arrays that every draw must share with the point estimate.
@@ -94,6 +114,7 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
     base.pop("posterior", None)
     issues: list[Issue] = []
     steps = []
+    varies_pools = False  # a path sets a pool's odds: each draw compiles its own pools
     shift = np.zeros(len(post.parameters))
     for j, text in enumerate(post.parameters):
         try:
@@ -102,23 +123,27 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
         except ValueError as exc:
             issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
             continue
-        if steps[-1][0] not in ENGINE_SECTIONS:
+        pool_odds = sets_pool_odds(steps[-1], container)
+        varies_pools = varies_pools or pool_odds
+        if steps[-1][0] not in ENGINE_SECTIONS and not pool_odds:
             issues.append(
                 Issue(
                     f"posterior.parameters[{j}]",
-                    f"a posterior may set values in {', '.join(ENGINE_SECTIONS)} only "
-                    "(the parameters the engines draw per replication)",
+                    f"a posterior may set values in {', '.join(ENGINE_SECTIONS)} and a "
+                    f"deployment pool's {POOL_ODDS} only (the parameters the engines draw per "
+                    "replication)",
                     text,
                 )
             )
             continue
-        if steps[-1][0] == "policies" and sets_a_pipeline_policy(container):
+        if steps[-1][0] == "policies" and sets_a_pipeline_policy(container) and not pool_odds:
             parameter = container["parameter"]
             issues.append(
                 Issue(
                     f"posterior.parameters[{j}]",
                     f"a policy on {parameter} sets the funnel or a deployment pool, which every "
-                    "replication shares: a posterior cannot vary it",
+                    f"replication shares: a posterior cannot vary it (of the pools' parameters "
+                    f"only {POOL_ODDS_POLICY})",
                     text,
                 )
             )
@@ -146,7 +171,9 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
     ]
     parsed = _parse_all(base, chains, values)
     complete = all(isinstance(x, Scenario) for x in parsed)
-    compiled = compile_batch(parsed, pipeline_of=point) if complete else None
+    compiled = (
+        compile_batch(parsed, pipeline_of=None if varies_pools else point) if complete else None
+    )
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):
         if compiled is not None:
@@ -167,6 +194,8 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
         bad = [
             name for name in STRUCTURE if not np.array_equal(getattr(c, name), getattr(point, name))
         ]
+        if varies_pools and not _same_pools_but_odds(c, point):
+            bad.append("deployments (a draw may change a pool's women_odds only)")
         if c.K != point.K or c.recruitment_mode != point.recruitment_mode or bad:
             issues.append(
                 Issue(
@@ -177,7 +206,7 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
                 )
             )
             continue
-        draws.append(_as_draw(c, point))
+        draws.append(_as_draw(c, point, own_pools=varies_pools))
     if issues:
         raise ScenarioError(issues, scenario.name)
     _CACHE[key] = draws
@@ -186,11 +215,26 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
     return draws
 
 
-def _as_draw(c: Compiled, point: Compiled) -> Compiled:
+def _same_pools_but_odds(c: Compiled, point: Compiled) -> bool:
+    """Whether a draw's deployment pools are the point's but for their women's odds."""
+    if len(c.deployments) != len(point.deployments):
+        return False
+    for a, b in zip(c.deployments, point.deployments, strict=True):
+        if (a.id, a.min_years) != (b.id, b.min_years) or not np.array_equal(a.grades, b.grades):
+            return False
+        if not (
+            np.array_equal(a.demand, b.demand) and np.array_equal(a.women_floor, b.women_floor)
+        ):
+            return False
+    return True
+
+
+def _as_draw(c: Compiled, point: Compiled, own_pools: bool = False) -> Compiled:
     """A draw as :func:`compile_draws` returns and caches it: its own arrays, with the point's
     ``scenario`` (the calibrated scenario), populations, funnel and pools (the same structure;
     the engines take the funnel and pools from the point in every replication; a batch
-    compiled them from it already).
+    compiled them from it already) - but its own pools when the posterior varies a pool's odds
+    (``own_pools``; they differ from the point's in ``women_odds`` only, checked).
 
     The draw's own parsed scenario is not kept: it would hold about 58 objects that Python's
     garbage collector tracks per draw (23,000 for 400 draws of ``dk_police_calibrated``),
@@ -201,7 +245,7 @@ def _as_draw(c: Compiled, point: Compiled) -> Compiled:
         scenario=point.scenario,
         populations=point.populations,
         conscription=point.conscription,
-        deployments=point.deployments,
+        deployments=c.deployments if own_pools else point.deployments,
     )
 
 

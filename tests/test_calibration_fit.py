@@ -233,11 +233,13 @@ def test_calibrated_scenario_reproduces_its_published_points(path: Path):
 def test_calibrated_scenario_posterior_block_has_the_problem_shape(path: Path):
     scenario, problem = _problem_of(path)
     post = scenario.posterior
-    from simulator.posterior import ENGINE_SECTIONS
+    from simulator.posterior import drawn_per_replication
+    from simulator.scenario import scenario_to_data
 
-    # Paths the engines draw per replication are in the block; others (a deployment pool's
-    # odds) stay at the point estimate and are named in the note.
-    engine_paths = [p for p in problem.written_paths if parse_path(p)[0] in ENGINE_SECTIONS]
+    # Paths the engines draw per replication (a deployment pool's odds included) are in the
+    # block; others (the funnel's, a policy on it) stay at the point estimate, named in the note.
+    base = scenario_to_data(scenario)
+    engine_paths = [p for p in problem.written_paths if drawn_per_replication(base, p)]
     held = [p for p in problem.written_paths if p not in engine_paths]
     assert post.parameters == engine_paths
     for p in held:

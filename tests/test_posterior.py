@@ -218,3 +218,91 @@ def test_with_values_replaces_values_and_copies_only_their_containers():
     assert out["grades"] is base["grades"]  # untouched: shared
     assert out["attrition"][0] is base["attrition"][0]
     assert out["attrition"][1] is not base["attrition"][1]
+
+
+# ---------------------------------------------------------------------------------------------
+# A deployment pool's odds drawn per replication.
+# ---------------------------------------------------------------------------------------------
+ODDS_LOW, ODDS_HIGH = 0.5, 2.0
+
+
+def with_pool_posterior(parameters: list[str], draws: list[list[float]]) -> dict:
+    """Two grades; a pool of 60 deployed from g1 (40 women, 160 men at the start)."""
+    data = ladder(2, end_year=2010, initial=[(100, 300), (40, 160)])
+    data["deployments"] = [{"id": "ops", "demand": 60, "grades": ["g1"], "assumption": "test"}]
+    data["posterior"] = {"method": "test sample", "parameters": parameters, "draws": draws}
+    return data
+
+
+@pytest.mark.parametrize("engine", ["stochastic", "agents"])
+def test_each_replication_deploys_with_its_draws_odds(engine):
+    """A posterior on a pool's odds: the replications assigned each draw deploy, on average,
+    the women that draw's expected engine deploys (z-test per draw and year-end 2005, α =
+    0.001 two-sided), and the high-odds draw deploys more women."""
+    data = with_pool_posterior(["deployments[id=ops].women_odds"], [[ODDS_LOW], [ODDS_HIGH]])
+    s = parse_scenario(data)
+    reps = 400 if engine == "stochastic" else 200
+    res = run(s, engine, replications=reps, seed=4)
+    idx = res.raw.draw
+    assert set(np.unique(idx)) == {0, 1}
+    draws = compile_draws(s)
+    assert [float(c.deployments[0].women_odds[0]) for c in draws] == [ODDS_LOW, ODDS_HIGH]
+    t = 5  # year-end 2005
+    women = res.raw.deployments[:, t, 0, 0].astype(float)
+    z_crit = stats.norm.ppf(1 - 0.001 / 2)
+    for j, c in enumerate(draws):
+        exp = run(c, "expected").raw.deployments[0, t, 0, 0]
+        sample = women[idx == j]
+        z = (sample.mean() - exp) / (sample.std(ddof=1) / np.sqrt(sample.size))
+        assert abs(z) < z_crit, (j, sample.mean(), exp)
+    assert women[idx == 1].mean() > women[idx == 0].mean() + 5
+
+
+def test_pool_odds_draws_do_not_depend_on_the_split_and_leave_the_rest_alone():
+    data = with_pool_posterior(["deployments[id=ops].women_odds"], [[ODDS_LOW], [ODDS_HIGH]])
+    s = parse_scenario(data)
+    whole = run(s, "stochastic", replications=300, seed=5)
+    tail = run(s, "stochastic", replications=150, seed=5, first_replication=150)
+    np.testing.assert_array_equal(whole.raw.deployments[150:], tail.raw.deployments)
+    np.testing.assert_array_equal(whole.raw.draw[150:], tail.raw.draw)
+    # Only the deployed depend on the odds: the stocks are those of the scenario without the
+    # posterior (common random numbers), and with one draw equal to the pool's own odds the
+    # deployed are the plain scenario's too.
+    plain = copy.deepcopy(data)
+    del plain["posterior"]
+    base = run(parse_scenario(plain), "stochastic", replications=300, seed=5)
+    np.testing.assert_array_equal(whole.raw.stock, base.raw.stock)
+    one = parse_scenario(with_pool_posterior(["deployments[id=ops].women_odds"], [[1.0], [1.0]]))
+    same = run(one, "stochastic", replications=300, seed=5)
+    np.testing.assert_array_equal(same.raw.deployments, base.raw.deployments)
+
+
+def test_a_policy_on_the_pools_odds_may_be_drawn_but_not_the_other_pool_parameters():
+    data = with_pool_posterior(["policies[id=more].set"], [[ODDS_LOW], [ODDS_HIGH]])
+    data["policies"] = [
+        {
+            "id": "more",
+            "parameter": "deployment.women_odds",
+            "from_year": 2003,
+            "set": 1.5,
+            "assumption": "test",
+        }
+    ]
+    draws = compile_draws(parse_scenario(data))
+    odds = [c.deployments[0].women_odds for c in draws]
+    assert [float(o[0]) for o in odds] == [1.0, 1.0]  # before the policy: the pool's own
+    assert [float(o[-1]) for o in odds] == [ODDS_LOW, ODDS_HIGH]
+    for path, policy in (
+        ("deployments[id=ops].demand", None),
+        ("policies[id=more].set", "deployment.demand"),
+    ):
+        bad = copy.deepcopy(data)
+        bad["posterior"]["parameters"] = [path]
+        bad["posterior"]["draws"] = [[50.0], [70.0]]
+        if policy:
+            bad["policies"][0]["parameter"] = policy
+        with pytest.raises(ScenarioError) as info:
+            compile_draws(parse_scenario(bad))
+        (issue,) = info.value.issues
+        assert issue.path == "posterior.parameters[0]"
+        assert "women_odds" in issue.message

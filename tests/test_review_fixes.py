@@ -157,7 +157,8 @@ def test_drawn_per_replication_keeps_exactly_what_compile_draws_accepts():
     _add_deployment_floor_policy(data)
     cases = {
         "policies[id=deploy-floor].set": False,
-        "deployments[0].women_odds": False,
+        "deployments[0].women_odds": True,  # a pool's odds: drawn per replication
+        "deployments[0].demand": False,
         "attrition[0].men": True,
         "policies[id=more-conscripts].set": False,
     }
