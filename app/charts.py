@@ -107,7 +107,8 @@ def difference_chart(differences: pd.DataFrame, *, field: str = "probability") -
     base = alt.Chart(df)
     y = alt.Y("row:N", title=None, axis=alt.Axis(labelLimit=360))
     points = base.mark_point(filled=True, size=90, color="#08306b").encode(
-        x=alt.X(f"{value}:Q", axis=alt.Axis(format="+.0%"), title=title),
+        # "+.1~%": small differences get distinct ticks (+0.5 %, not "+1 %, +1 %, +0 %").
+        x=alt.X(f"{value}:Q", axis=alt.Axis(format="+.1~%"), title=title),
         y=y,
         tooltip=[
             alt.Tooltip("target:N", title="Target"),
@@ -363,7 +364,7 @@ def reach_chart(
         .encode(
             x=alt.X("year:O", title="Year-end", axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
-                "share:Q", title="Women's share (expected engine)", axis=alt.Axis(format=".0%")
+                "share:Q", title="Women's share", axis=alt.Axis(format=".0%")
             ),
             color=alt.Color(
                 "path:N",

@@ -14,6 +14,11 @@ import altair as alt
 import pandas as pd
 
 RISE, FALL, LEVEL = "#2e7d32", "#c62828", "#546e7a"
+#: Vega expression: a label with " (" on two lines, the bracket starting the second.
+WRAP = (
+    "indexof(datum.label, ' (') > 0 ? [slice(datum.label, 0, indexof(datum.label, ' (')), "
+    "slice(datum.label, indexof(datum.label, ' (') + 1)] : datum.label"
+)
 
 
 def waterfall_frame(steps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -48,7 +53,10 @@ def waterfall_chart(steps: Sequence[Mapping[str, Any]], title: str | None = None
         scale=alt.Scale(domain=["level", "rise", "fall"], range=[LEVEL, RISE, FALL]),
         legend=None,
     )
-    base = alt.Chart(frame).encode(x=alt.X("label:N", sort=order, title=None))
+    # Horizontal labels, a long one on two lines ("inertia" / "(starting structure)"): rotated
+    # or cut, they were unreadable.
+    axis = alt.Axis(labelAngle=0, labelLimit=0, labelExpr=WRAP)
+    base = alt.Chart(frame).encode(x=alt.X("label:N", sort=order, title=None, axis=axis))
     bars = base.mark_bar().encode(
         y=alt.Y("low:Q", title="women's share (%)"),
         y2="high:Q",

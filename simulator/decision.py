@@ -13,7 +13,10 @@ history before that year intact):
 * ``intake_women_share`` — ``recruitment.women_share`` set to x, range [0, 1];
 * ``promotion_floor:<grade>`` — ``promotion.women_floor`` of the vacancy step into <grade>,
   [0, 1] (rate-mode steps have no floor: an error);
-* ``women_odds:<grade>`` — ``promotion.women_odds`` of the step into <grade>, [0.1, 10];
+* ``women_odds:<grade>`` — ``promotion.women_odds`` of the step into <grade>, [0.1, 10]; for a
+  rate-mode step, without an explicit range the upper end is lowered to the largest odds that
+  keep ``attrition + promotion ≤ 1`` in the grade below (the odds raise women's promotion
+  probability: ``p_w = ω p / (1 − p + ω p)``);
 * ``women_attrition_multiplier[:<grade>]`` — ``attrition`` scaled by x for women (all grades,
   or one grade or group), [0.2, 1.5]; without an explicit range the upper end is lowered to
   the largest factor that keeps ``attrition + promotion ≤ 1`` (a pipeline grade that everyone
@@ -404,7 +407,34 @@ def make_lever(
         )
     if kind == "women_attrition_multiplier" and value_range is None:
         hi = min(hi, max(lo + 1e-6, _max_attrition_multiplier(s, grade, fy)))
+    if kind == "women_odds" and value_range is None and steps[grade].mode != "vacancy":
+        hi = min(hi, max(lo + 1e-6, _max_rate_odds(s, grade, fy)))
     return Lever(spec, kind, lo, hi, fy, grade=grade, lateral_women_share=lateral_w)
+
+
+def _max_rate_odds(s: Scenario, grade: str, from_year: int) -> float:
+    """Largest women's odds for the rate-mode step into ``grade`` that keep the grade below's
+    ``a + p_w ≤ 1`` from ``from_year`` on, where ``p_w = ω p / (1 − p + ω p)`` (the compiled
+    odds transform of women's promotion probability p): ``ω ≤ r (1 − p) / (p (1 − r))`` with
+    ``r = 1 − a`` (no bound where a = 0 or p = 0). The scenario's own odds are taken out of
+    its compiled p first; the bound holds for the point and, when the scenario has a
+    posterior, for every draw."""
+    from simulator.posterior import compile_draws
+
+    point = compile_scenario(s)
+    g = s.grade_ids.index(grade)
+    bound = math.inf
+    for c in [point, *(compile_draws(s, point) if s.posterior is not None else [])]:
+        t = c.years >= from_year
+        o = c.women_odds[t, g][:, None]  # [T, 1] the odds in force (own policies included)
+        pw = c.promote_out[t, g - 1, 0, :]  # [T, K+1] women's, with those odds
+        a = c.attrition[t, g - 1, 0, :]
+        p = pw / (o + pw - o * pw)  # the probability before the odds
+        r = 1.0 - a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where((p > 0) & (r < 1), r * (1 - p) / (p * (1 - r)), np.inf)
+        bound = min(bound, float(room.min()))
+    return float(np.floor(bound * 1e6) / 1e6) if math.isfinite(bound) else math.inf
 
 
 def _max_attrition_multiplier(s: Scenario, grade: str | None, from_year: int) -> float:

@@ -25,6 +25,7 @@ Verified:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -629,7 +630,11 @@ def test_goal_seek_in_expectation_shows_the_solver_answer(scenario_dir):
     res = solve(parse_scenario(_gamma()), "top-35", "promotion_floor:g1")
     assert res.status == "solved"
     (ok,) = at.success
-    assert C.fmt_pct(res.value, 1) in unescape(ok.value)
+    # Shown rounded up to 0.1 % (towards meeting an "at least" target), the exact value below.
+    shown = math.ceil(res.value * 1000 - 1e-9) / 1000
+    assert shown >= res.value
+    assert f"at least {C.fmt_pct(shown, 1)}" in unescape(ok.value)
+    assert any(f"The search found {res.value:.6g}" in c.value for c in at.caption)
     assert at.query_params["lever"] == "promotion_floor:g1"
     # With a probability nothing runs until asked.
     at.radio(key="wit_mode").set_value("With a probability").run()
@@ -639,7 +644,86 @@ def test_goal_seek_in_expectation_shows_the_solver_answer(scenario_dir):
     assert metrics(at, "Probability met at the answer")
 
 
-def test_goal_seek_says_when_the_scenario_has_its_own_policy_on_the_lever(scenario_dir):
+def test_goal_seek_links_its_answer_to_explore_where_the_value_meets_the_target(scenario_dir):
+    """The link carries the view, the answer rounded towards meeting the target (the floor as
+    Explore's whole percent) and, with a probability, the search's replications; opened, it
+    shows Explore meeting the target in expectation (expected engine at the deadline)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from simulator.decision import solve
+
+    at = new_app(scenario="gamma", seed="9").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    at.selectbox(key="wit_lever").set_value("promotion_floor:g1").run()
+    assert_clean(at)
+    res = solve(parse_scenario(_gamma()), "top-35", "promotion_floor:g1")
+    (link,) = [m.value for m in at.markdown if m.value.startswith("[Check it on Explore](")]
+    query = parse_qs(urlsplit(link[len("[Check it on Explore](") : link.index(")")]).query)
+    params = {k: v[0] for k, v in query.items()}
+    assert params["scenario"] == "gamma"
+    assert params["seed"] == "9"
+    assert int(params["women_floor"]) == math.ceil(100 * res.value - 1e-9)
+    explore = new_app(**{k: v for k, v in params.items() if k != "reps"}).run()
+    assert_clean(explore)
+    (expected,) = metrics(explore, "Expected-engine share")
+    assert float(expected.rstrip(" %")) >= 35.0
+    # With a probability: the link has the search's replications.
+    at.radio(key="wit_mode").set_value("With a probability").run()
+    at.number_input(key="wit_reps").set_value(200).run()
+    at.button(key="wit_go").click().run()
+    assert_clean(at)
+    links = [m.value for m in at.markdown if m.value.startswith("[Check it on Explore](")]
+    assert len(links) == 1
+    assert "reps=200" in links[0]
+    # The answer's Monte Carlo uncertainty is a sentence, not a data structure.
+    (unc,) = [unescape(c.value) for c in at.caption if "Monte Carlo uncertainty" in c.value]
+    assert "{" not in unc
+    assert "independent seeds" in unc
+    assert "the answers range from" in unc
+
+
+def test_goal_seek_offers_no_rate_odds_lever_that_cannot_rise(scenario_dir):
+    """A rate step out of a grade that everyone leaves or is promoted from within the year
+    (attrition 0.5 + promotion 0.5, as police students): higher odds would make the two exceed
+    1, so that step's odds are not offered; the vacancy step's are."""
+    from tests.factories import ladder
+
+    data = ladder(
+        3,
+        start_year=2000,
+        end_year=2010,
+        attrition=[(0.5, 0.5), (0.1, 0.1), (0.1, 0.1)],
+        establishment=[None, None, 100],
+        promotion=[
+            {"mode": "rate", "probability": {"women": 0.5, "men": 0.5}},
+            {"mode": "vacancy", "min_years_in_grade": 1},
+        ],
+        targets=[
+            {
+                "id": "top",
+                "population": "g2",
+                "comparator": "at_least",
+                "value": 0.3,
+                "deadline": 2010,
+                "assumption": "test",
+            }
+        ],
+    )
+    data["name"] = "Delta pipeline test"
+    (scenario_dir / "delta.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    at = new_app(scenario="delta").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="wit_lever").options == [
+        "Women's share of intake",
+        "Floor on women's share of promotions into g2",
+        "Women's relative odds of promotion into g2",  # and none into g1
+        "Women's attrition (multiplier, all grades)",
+    ]
+    for lever in ("intake_women_share", "promotion_floor:g2", "women_odds:g2"):
+        at.selectbox(key="wit_lever").set_value(lever).run()  # each runs without an error
+        assert_clean(at)
+
     """Goal seek's lever goes after the scenario's own policies, Explore's before them: where
     the scenario has one on the lever's parameter the page says so, naming it."""
     data = _gamma()

@@ -650,3 +650,29 @@ def test_decomposition_of_a_funnel_scenario_adds_up():
     assert abs(terms.sum() - total) < 1e-9
     assert abs(total - (d.end_share - d.start_share)) < 1e-12
     assert terms["recruitment"] < 0  # women volunteer and sign less than men in the scenario
+
+
+def test_a_rate_steps_odds_lever_stops_where_attrition_plus_promotion_reaches_one():
+    """vacancy_case's rate step into g1: women's attrition 0.12, promotion 0.12 in g0. The
+    odds transform p_w = ω p / (1 − p + ω p) reaches 1 − a = 0.88 at
+    ω = 0.88·0.88 / (0.12·0.12) = 53.8, beyond the default 10: the range stays [0.1, 10]. With
+    women's attrition 0.8 the room is 0.2: ω ≤ 0.2·0.88 / (0.12·0.8) = 1.8333; the lever's
+    top is that, valid, and the goal seek runs instead of failing at the old top of 10."""
+    s = vacancy_case()
+    assert make_lever(s, "women_odds:g1").hi == 10.0
+    data = scenario_to_data(s)
+    data["attrition"][0]["women"] = 0.8
+    tight = parse_scenario(data)
+    lever = make_lever(tight, "women_odds:g1")
+    expected = 0.2 * 0.88 / (0.12 * 0.8)
+    assert lever.hi == pytest.approx(expected, abs=1e-6)
+    assert lever.hi <= expected
+    from simulator.compiled import compile_scenario
+
+    compile_scenario(lever.apply(tight, lever.hi))  # valid at the top
+    with pytest.raises(ScenarioError, match="attrition \\+ promotion"):
+        compile_scenario(lever.apply(tight, expected * 1.01))
+    result = solve(tight, "top", "women_odds:g1")
+    assert result.range == [0.1, lever.hi]
+    # An explicit range is the user's: kept as given (and reported if invalid).
+    assert make_lever(tight, "women_odds:g1", value_range=(0.5, 5.0)).hi == 5.0

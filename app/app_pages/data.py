@@ -80,7 +80,9 @@ def published_figures(view: dict | None) -> None:
     if view is not None and only:
         if figs.empty:
             st.caption(
-                f"No published figure is cited by {C.md_escape(view['label'])}; showing all."
+                f"{C.md_escape(view['label'])} cites none of the project's table of figures "
+                "(calibration/data) by its id, so the whole table is shown. The figures its "
+                "charts draw are listed under *The scenario's sources* below."
             )
             figs = figures_table(None, False)
         else:

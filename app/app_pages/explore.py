@@ -542,7 +542,14 @@ def charts(scenario: Scenario, result: dict, run_key: tuple[str, int, int]) -> N
     state.chart(state.fan_spec(*run_key, population), stretch=True)
     st.caption(
         "Bands: the middle 50 % and 90 % of Monte Carlo runs; solid line: their median; "
-        "dashed: the expected engine. Green: target level, diamond at its deadline. "
+        "dashed: the expected engine"
+        + (
+            " at the point estimate (the calibration's MAP), one path of many: the runs draw "
+            "their parameters from the posterior, so their median need not follow it"
+            if result["summary"].get("parameter_uncertainty")
+            else ""
+        )
+        + ". Green: target level, diamond at its deadline. "
         "Black squares: published figures. Years are year-ends."
     )
     for row in observed.itertuples():

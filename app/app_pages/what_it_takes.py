@@ -19,11 +19,15 @@ URL: the view's ``scenario`` and levers, plus ``target``, ``lever`` and ``p`` (p
 
 from __future__ import annotations
 
+import math
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from app import charts as H
 from app import components as C
 from app import state
+from simulator import ScenarioError
 
 K_TARGET, K_LEVER, K_MODE, K_P, K_REPS = "wit_target", "wit_lever", "wit_mode", "wit_p", "wit_reps"
 K_URL_READ = "_wit_url_read"
@@ -84,14 +88,67 @@ def own_policies(scenario, lever: str) -> tuple[str, list[str]]:
 
 
 def lever_options(scenario) -> dict[str, str]:
-    """Levers a planner controls in this scenario: ``{spec: label}``."""
+    """Levers a planner controls in this scenario: ``{spec: label}``.
+
+    A rate-mode step's odds are offered only where they can rise above 1: where the grade
+    below has no room (everyone leaves or is promoted within the year, as police students do)
+    higher odds would make attrition + promotion exceed 1 (``decision.make_lever`` lowers the
+    range's top to the largest valid odds)."""
+    from simulator.decision import make_lever
+
     out = {"intake_women_share": "Women's share of intake"} if C.has_intake_share(scenario) else {}
     for p in scenario.promotions:
         if p.mode == "vacancy":
             out[f"promotion_floor:{p.to}"] = f"Floor on women's share of promotions into {p.to}"
+        else:
+            try:
+                if make_lever(scenario, f"women_odds:{p.to}").hi <= 1.0 + 1e-9:
+                    continue
+            except ScenarioError:
+                continue
         out[f"women_odds:{p.to}"] = f"Women's relative odds of promotion into {p.to}"
     out["women_attrition_multiplier"] = "Women's attrition (multiplier, all grades)"
     return out
+
+
+def shown_answer(spec: str, value: float, direction: str | None) -> float:
+    """The answer as shown, rounded towards meeting the target: up for "at least" (and the
+    lower end of a band), down for "at most". Rounding to the nearest could show a value that
+    misses: 2.3719 shown as 2.37 (measured: 78.7 % at 2.37 against the 80 % asked)."""
+    places = 3 if spec.startswith(("intake_women_share", "promotion_floor", "lateral")) else 2
+    scale = 10**places
+    if direction == "at_most":
+        return math.floor(value * scale + 1e-9) / scale
+    return math.ceil(value * scale - 1e-9) / scale
+
+
+def explore_link(
+    view: dict, scenario, lever: str, value: float, reps: int | None = None
+) -> str | None:
+    """A link to Explore with the view and the goal-seek answer as Explore's lever, where
+    Explore has the same lever: the intake share (whole percent), or the odds or floor of
+    the only vacancy step (Explore's apply to every vacancy step) - and the scenario has no
+    own policy on it (Explore sets its levers before the scenario's policies, goal seek after).
+    None otherwise."""
+    kind, _, grade = lever.partition(":")
+    steps = C.vacancy_steps(scenario)
+    if own_policies(scenario, lever)[1]:
+        return None
+    if kind == "intake_women_share":
+        key, text = "women_intake", str(math.ceil(100 * value - 1e-9))
+    elif kind == "women_odds" and steps == [grade] and C.ODDS_MIN <= value <= C.ODDS_MAX:
+        key, text = "women_odds", f"{value:g}"
+    elif kind == "promotion_floor" and steps == [grade]:
+        key, text = "women_floor", str(math.ceil(100 * value - 1e-9))
+    else:
+        return None
+    params = dict(view.get("url", {}))
+    if "scenario" not in params:
+        return None  # an uploaded scenario cannot travel in a link
+    params[key] = text
+    if reps is not None:  # the search's replications, so that Explore shows the same runs
+        params["reps"] = str(reps)
+    return "explore?" + urlencode(params)
 
 
 def fmt_lever(spec: str, value: float | None) -> str:
@@ -165,16 +222,44 @@ def goal_seek(view: dict, scenario, target) -> None:
     status = res["status"]
     if status == "solved":
         direction = {"at_least": "at least", "at_most": "at most"}.get(res["direction"], "")
+        shown = shown_answer(lever, res["value"], res["direction"])
         st.success(
             f"**{C.md_escape(levers[lever])}: {direction} "
-            f"{C.md_escape(fmt_lever(lever, res['value']))}** "
+            f"{C.md_escape(fmt_lever(lever, shown))}** "
             f"(from {res.get('from_year') or '–'})",
             icon=":material/check_circle:",
         )
+        st.caption(
+            f"The search found {res['value']:.6g} (bracket "
+            + " – ".join(f"{x:.6g}" for x in res.get("bracket") or [])
+            + "); the value shown is rounded towards meeting the target."
+            + (
+                ""
+                if p
+                else " *In expectation* means the expected engine's path meets the target at "
+                "this value: single runs fall either side, so the probability of meeting it "
+                "there is often near one half. Choose *With a probability* for a margin."
+            )
+        )
+        link = explore_link(view, scenario, lever, shown, reps)
+        if link:
+            st.markdown(
+                f"[Check it on Explore]({link}): the same view with this value as Explore's "
+                "lever" + (f", {reps} replications and seed {seed}." if p else ".")
+            )
     elif status == "met_throughout":
         st.success("The target is met across the lever's whole range.", icon=":material/check:")
     else:
-        st.warning("Not reachable with this lever alone.", icon=":material/block:")
+        best = reach_cached(view["run_json"], target.id)
+        st.warning(
+            "Not reachable with this lever alone."
+            + (
+                " Other controllable flows can reach it: see the best case below."
+                if best["reachable"]
+                else ""
+            ),
+            icon=":material/block:",
+        )
     st.markdown(C.md_escape(res["why"]))
     cols = st.columns(3)
     cols[0].metric("Method", "probability" if p else "expected engine", help=res["method"])
@@ -186,7 +271,7 @@ def goal_seek(view: dict, scenario, target) -> None:
         cols[2].metric("Expected share at the deadline", C.fmt_pct(res["expected_share"]))
     unc = res.get("uncertainty")
     if unc:
-        st.caption(f"Monte Carlo uncertainty of the answer (independent seeds): {unc}")
+        st.caption(uncertainty_text(lever, unc))
     evaluations = res.get("evaluations") or []
     y = "probability" if p else "expected_share"
     if evaluations and all(y in e for e in evaluations):
@@ -197,7 +282,26 @@ def goal_seek(view: dict, scenario, target) -> None:
             ),
             width="stretch",
         )
-        st.caption("Points the search evaluated; green: the goal; orange: the answer.")
+        st.caption(
+            "Points the search evaluated; green: the goal"
+            + ("; orange: the answer." if res.get("value") is not None else ".")
+        )
+
+
+def uncertainty_text(lever: str, unc: dict) -> str:
+    """One sentence on the answer's Monte Carlo uncertainty (``SolveResult.uncertainty``)."""
+    values = [v for v in unc.get("values") or [] if v is not None]
+    text = (
+        f"Monte Carlo uncertainty of the answer: {C.md_escape(unc['method'])} (the first is "
+        f"the seed above), the answers range from {fmt_lever(lever, unc['min'])} to "
+        f"{fmt_lever(lever, unc['max'])}"
+    )
+    if unc.get("sd") is not None:
+        text += f" (standard deviation {unc['sd']:.3g})"
+    missing = len(unc.get("values") or []) - len(values)
+    if missing:
+        text += f"; {missing} of the searches found no answer in the range"
+    return text + "."
 
 
 def reach(view: dict, scenario, target) -> None:
@@ -223,7 +327,9 @@ def reach(view: dict, scenario, target) -> None:
         ),
         width="stretch",
     )
-    st.caption("Best case, an assumption made for the bound: " + C.md_escape(r["note"]))
+    st.caption(
+        "Expected engine. Best case, an assumption made for the bound: " + C.md_escape(r["note"])
+    )
 
 
 def decomposition(view: dict, scenario, target) -> None:
@@ -242,8 +348,12 @@ def decomposition(view: dict, scenario, target) -> None:
         "share of each entry point, women's attrition equal to men's, and gender-neutral "
         "promotion)."
     )
-    table = [{"term": t["term"], "change (pp)": round(100 * t["change"], 2)} for t in d["terms"]]
-    st.dataframe(table, hide_index=True)
+    table = [{"term": t["term"], "change (pp)": 100 * t["change"]} for t in d["terms"]]
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={"change (pp)": st.column_config.NumberColumn(format="%+.2f")},
+    )
 
 
 def page() -> None:
@@ -265,7 +375,12 @@ def page() -> None:
     scenario = state.scenario_from_json(view["run_json"])
     st.caption(
         f"Scenario: {C.md_escape(view['label'])}"
-        + (" with the Explore levers" if view.get("levers") else "")
+        + (
+            " with the Explore levers (goal seek sets its lever after them: an Explore lever "
+            "on the same parameter is replaced by the value searched)"
+            if view.get("levers")
+            else ""
+        )
         + f" · seed {view['seed']}"
     )
     if not scenario.targets:
