@@ -126,6 +126,33 @@ def difference_chart(differences: pd.DataFrame, *, field: str = "probability") -
     return alt.layer(zero, bars, points).properties(height=70 + 32 * len(df), width=520)
 
 
+#: Fields of a scenario that describe or cite rather than set the model: a diff lists them
+#: apart from the values the engines use.
+TEXT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "organisation",
+        "assumption",
+        "source",
+        "locator",
+        "quote",
+        "note",
+        "method",
+        "created_utc",
+        "problem",
+        "label",
+    }
+)
+
+
+def is_text_change(path: str) -> bool:
+    """Whether a diff path (``decision.diff_assumptions``) is text: a source entry, or a field
+    of :data:`TEXT_FIELDS` (the last step of the path)."""
+    last = path.rsplit(".", 1)[-1]
+    return path == "sources" or path.startswith("sources.") or last in TEXT_FIELDS
+
+
 def diff_rows(diff: Sequence[Mapping[str, Any]], limit: int = 160) -> pd.DataFrame:
     """``decision.diff_assumptions`` output as a two-sided table of short texts."""
 

@@ -97,7 +97,7 @@ def _target_cards(scenario: Scenario, summary: Mapping[str, Any]) -> str:
 <span class="muted">({_e(card["band"])}; {_e(card["median_delta"] or "")})</span><br>
 Expected-engine share: {_e(card["expected"])}<br>
 First year met (median): <b>{_e(card["first_year"])}</b>
-<span class="muted">{_e(card["never"])}</span></p>
+<span class="muted">({_e(card["never"])})</span></p>
 <p class="muted">{origin}</p>
 </div>"""
         )

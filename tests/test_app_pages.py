@@ -625,6 +625,11 @@ def test_goal_seek_in_expectation_shows_the_solver_answer(scenario_dir):
     at = new_app(scenario="gamma").run()
     at.switch_page("app_pages/what_it_takes.py").run()
     assert_clean(at)
+    # The default lever acts on the target's own grade (a floor on its vacancy promotions),
+    # not the intake, whose recruits take years to reach it; the URL has it from the start.
+    assert at.selectbox(key="wit_lever").value == "promotion_floor:g1"
+    assert at.query_params["lever"] == "promotion_floor:g1"
+    at.selectbox(key="wit_lever").set_value("intake_women_share").run()
     at.selectbox(key="wit_lever").set_value("promotion_floor:g1").run()
     assert_clean(at)
     res = solve(parse_scenario(_gamma()), "top-35", "promotion_floor:g1")
@@ -876,3 +881,30 @@ def test_about_has_one_assumption_card_per_block(scenario_dir):
     text = " ".join(m.value for m in at.markdown)
     assert text.count(":orange-badge[Assumption]") == sum(1 for r in rows if r["assumption"])
     assert np.all([unescape(C.md_escape(r["block"])) in unescape(text) for r in rows])
+
+
+def test_an_empty_sweeps_page_runs_the_shipped_example_on_request(scenario_dir):
+    """No results: the page explains what a sweep is and offers the shipped example; pressed,
+    it writes the example's results into the runs folder and draws their heatmap - the same
+    summary as ``run_sweep`` with another executor (results do not depend on it)."""
+    from simulator.sweep import run_sweep
+
+    runs = scenario_dir.parent / "runs"
+    at = new_app().run()
+    at.switch_page("app_pages/sweeps.py").run()
+    assert_clean(at)
+    assert "No sweep results yet" in at.info[0].value
+    assert not (runs / "police_leaders").exists()
+    at.button(key="sw_example").click().run(timeout=120)
+    assert_clean(at)
+    assert at.selectbox(key="sw_dir").value == "police_leaders"
+    assert charts(at)  # the heatmap
+    ours = pd.read_parquet(runs / "police_leaders" / "summary.parquet")
+    theirs = run_sweep(
+        C.REPO_ROOT / "sweeps" / "police_leaders.toml", scenario_dir.parent / "again", "process"
+    ).summary
+    cols = [c for c in ours.columns if c.endswith(".probability")]
+    assert cols
+    pd.testing.assert_frame_equal(
+        ours[cols].reset_index(drop=True), theirs[cols].reset_index(drop=True)
+    )

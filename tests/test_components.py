@@ -1113,3 +1113,33 @@ def test_a_lever_with_nothing_to_act_on_is_an_error_not_skipped():
     with pytest.raises(ScenarioError) as info:
         C.apply_what_if(one_grade, vacancy_odds=2.0, establishment=1.1)
     assert [i.path for i in info.value.issues] == ["vacancy_odds", "establishment"]
+
+
+def test_compare_lists_descriptions_and_sources_apart_from_model_values():
+    from app.charts import is_text_change
+    from simulator import load_scenario
+    from simulator.decision import diff_assumptions
+
+    cases = {
+        "name": True,
+        "description": True,
+        "sources.pub": True,
+        "sources": True,
+        "attrition[grade=g1].assumption": True,
+        "initial[grade=g0].locator": True,
+        "targets[id=t].label": True,
+        "attrition[grade=g1].women": False,
+        "recruitment.intake": False,
+        "targets[id=t].value": False,
+        "policies[id=x]": False,  # a whole policy: it acts on the model
+    }
+    assert {p: is_text_change(p) for p in cases} == cases
+    # Two shipped scenarios: both kinds differ, and every text path ends in a text field.
+    a = load_scenario(C.REPO_ROOT / "scenarios" / "dk_police.toml")
+    b = load_scenario(C.REPO_ROOT / "scenarios" / "dk_police_deployment.toml")
+    diff = diff_assumptions(a, b)
+    model = [d["path"] for d in diff if not is_text_change(d["path"])]
+    text = [d["path"] for d in diff if is_text_change(d["path"])]
+    assert model
+    assert text
+    assert "name" in text

@@ -233,11 +233,21 @@ def page() -> None:
 
     st.subheader("What differs from A")
     for name, diff in result["assumptions"].items():
-        with st.expander(f"{name} — {len(diff)} value(s) differ", expanded=len(items) == 2):
+        model = [d for d in diff if not H.is_text_change(d["path"])]
+        text = [d for d in diff if H.is_text_change(d["path"])]
+        label = f"{name} — {len(model)} model value(s) differ" + (
+            f", and {len(text)} description(s) or source(s)" if text else ""
+        )
+        with st.expander(label, expanded=len(items) == 2):
             if not diff:
                 st.caption("Identical to A.")
-            else:
-                st.dataframe(H.diff_rows(diff), hide_index=True)
+            if model:
+                st.dataframe(H.diff_rows(model), hide_index=True)
+            elif diff:
+                st.caption("No value the engines use differs: only descriptions or sources.")
+            if text:
+                st.markdown("**Descriptions and sources that differ**")
+                st.dataframe(H.diff_rows(text), hide_index=True)
 
 
 state.guarded(page, "Compare")

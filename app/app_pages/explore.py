@@ -363,6 +363,8 @@ def more_levers(scenario: Scenario) -> None:
             format="%d %%",
             key=K_MATTR,
             persist_state="session",
+            help="Every annual leaving probability of men, as a percentage of the "
+            "scenario's: 120 % means a fifth more men leave.",
         )
         if C.has_establishment(scenario):
             st.slider(

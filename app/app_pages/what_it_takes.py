@@ -151,6 +151,19 @@ def explore_link(
     return "explore?" + urlencode(params)
 
 
+def default_lever(scenario, target, levers: dict[str, str]) -> str:
+    """The lever goal seek starts with: a promotion lever into the target's own grades (the
+    top one first: a floor on a vacancy step, else the odds), since those act before a
+    deadline where recruits take years to arrive; else the first lever offered."""
+    grades = set(scenario.population_grades(target.population))
+    for gid in reversed(scenario.grade_ids):
+        if gid in grades:
+            for spec in (f"promotion_floor:{gid}", f"women_odds:{gid}"):
+                if spec in levers:
+                    return spec
+    return next(iter(levers))
+
+
 def fmt_lever(spec: str, value: float | None) -> str:
     if value is None:
         return "–"
@@ -387,7 +400,7 @@ def page() -> None:
         st.info("This scenario has no targets.", icon=":material/info:")
         return
     targets = {t.id: t for t in scenario.targets}
-    _read_url_once(list(targets), list(lever_options(scenario)))
+    _read_url_once(list(targets), list(lever_options(scenario)))  # before the defaults below
     ss = st.session_state
     if ss.get(K_TARGET) not in targets:
         ss[K_TARGET] = next(iter(targets))
@@ -395,11 +408,19 @@ def page() -> None:
         "Target",
         list(targets),
         key=K_TARGET,
-        format_func=lambda t: f"{targets[t].label or t} ({targets[t].describe()})",
+        format_func=lambda t: targets[t].label or f"{t} ({targets[t].describe()})",
     )
     target = targets[ss[K_TARGET]]
+    st.caption(
+        C.md_escape(
+            f"Condition: {target.describe()} · {C.population_label(scenario, target.population)}"
+        )
+    )
+    levers = lever_options(scenario)
+    if ss.get(K_LEVER) not in levers:
+        ss[K_LEVER] = default_lever(scenario, target, levers)
     url = {k: v for k, v in view.get("url", {}).items() if k != "reps"}
-    url.update({"target": target.id, "lever": ss.get(K_LEVER, "intake_women_share")})
+    url.update({"target": target.id, "lever": ss[K_LEVER]})
     if ss.get(K_MODE) == MODES[1]:
         url["p"] = str(ss.get(K_P, 80))
     st.query_params.from_dict(url)
