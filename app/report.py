@@ -198,6 +198,66 @@ def _sources(scenario: Scenario) -> str:
     return "<ul>" + "\n".join(items) + "</ul>"
 
 
+def _what_it_takes(scenario: Scenario) -> str:
+    """Per target, on the expected engine: the best case by the deadline (every controllable
+    flow to women, :func:`simulator.decision.reachability`) and goal seek in expectation on
+    the lever What it takes starts with (:func:`app.components.default_goal_seek_lever`)."""
+    from simulator import ScenarioError
+    from simulator.decision import reachability, solve
+
+    if not scenario.targets:
+        return "<p>This scenario has no targets.</p>"
+    levers = C.goal_seek_levers(scenario)
+    rows = []
+    for target in scenario.targets:
+        label = _e(target.label or target.describe())
+        try:
+            r = reachability(scenario, target.id)
+            best = (
+                f"{_e(C.fmt_pct(r.value))} in {_e(r.deadline)} (scenario "
+                f"{_e(C.fmt_pct(r.baseline_value))}): "
+                + ("within reach" if r.reachable else "<b>out of reach</b> of these flows")
+            )
+        except ScenarioError as exc:
+            best = f"not computed: {_e('; '.join(str(i) for i in exc.issues))}"
+        lever = C.default_goal_seek_lever(scenario, target, levers) if levers else None
+        if lever is None:
+            seek = "–"
+        else:
+            try:
+                res = solve(scenario, target.id, lever)
+                name = _e(levers[lever])
+                if res.status == "solved":
+                    word = {"at_least": "at least", "at_most": "at most"}.get(
+                        res.direction or "", ""
+                    )
+                    shown = C.shown_lever_answer(lever, res.value, res.direction)
+                    seek = (
+                        f"{name}: <b>{word} {_e(C.fmt_lever_value(lever, shown))}</b> from "
+                        f"{_e(res.from_year)}"
+                    )
+                elif res.status == "met_throughout":
+                    seek = f"{name}: met across its whole range"
+                else:
+                    seek = f"{name}: not reachable with this lever alone"
+            except ScenarioError as exc:
+                seek = f"not computed: {_e('; '.join(str(i) for i in exc.issues))}"
+        rows.append(f"<tr><td>{label}</td><td>{best}</td><td>{seek}</td></tr>")
+    return (
+        "<table><thead><tr><th>Target</th><th>Best case by the deadline</th>"
+        "<th>One lever: the value that meets it in expectation</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table><p class=\"muted\">Expected engine. Best case: intake and lateral "
+        "hires all women and the best allocation of every vacancy step from the first lever "
+        "year (an assumption made for the bound); if it misses a target, no policy on those "
+        "flows meets it by the deadline. The lever is the one the app's <i>What it takes</i> "
+        "page starts with (a promotion lever into the target's own grade where there is one); "
+        "\"in expectation\" means the average path meets the target: single runs fall either "
+        "side, so the probability of meeting it there is often near one half; the app's goal "
+        "seek with a probability gives a margin.</p>"
+    )
+
+
 def report_populations(scenario: Scenario) -> list[str]:
     """Populations charted in the report: those with a target, else the workforce."""
     pops = list(dict.fromkeys(t.population for t in scenario.targets))
@@ -297,6 +357,9 @@ imply, not as a forecast.</div>
 
 <h2>Targets</h2>
 {_target_cards(scenario, summary)}
+
+<h2>What it would take</h2>
+{_what_it_takes(scenario)}
 
 <h2>Women's share over time</h2>
 {"".join(figures[:-1])}

@@ -107,6 +107,27 @@ def test_report_has_targets_assumptions_and_sources(report):
     assert "seed 3" in html
 
 
+def test_report_says_what_it_would_take(report):
+    """The section gives, per target, the best case of ``decision.reachability`` and goal
+    seek in expectation on What it takes' first lever (the floor on promotions into the
+    target's grade), rounded towards meeting the target as the page shows it."""
+    from simulator.decision import reachability, solve
+
+    html, _ = report
+    scenario = parse_scenario(_scenario_data())
+    section = html[html.index("<h2>What it would take</h2>") : html.index("<h2>Women's share")]
+    best = reachability(scenario, "top-25")
+    assert f"{C.fmt_pct(best.value)} in 2006" in section
+    assert ("within reach" in section) is best.reachable
+    lever = C.default_goal_seek_lever(scenario, scenario.targets[0], C.goal_seek_levers(scenario))
+    assert lever == "promotion_floor:g1"
+    res = solve(scenario, "top-25", lever)
+    assert res.status == "solved"
+    shown = C.shown_lever_answer(lever, res.value, res.direction)
+    assert shown >= res.value
+    assert f"<b>at least {C.fmt_lever_value(lever, shown)}</b>" in section
+
+
 def test_report_escapes_user_text():
     data = _scenario_data(name="<script>alert(1)</script> & co")
     data["targets"][0]["label"] = '<img src=x onerror="alert(2)">'

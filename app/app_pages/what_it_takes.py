@@ -27,7 +27,6 @@ import streamlit as st
 from app import charts as H
 from app import components as C
 from app import state
-from simulator import ScenarioError
 
 K_TARGET, K_LEVER, K_MODE, K_P, K_REPS = "wit_target", "wit_lever", "wit_mode", "wit_p", "wit_reps"
 K_URL_READ = "_wit_url_read"
@@ -87,41 +86,6 @@ def own_policies(scenario, lever: str) -> tuple[str, list[str]]:
     return parameter, out
 
 
-def lever_options(scenario) -> dict[str, str]:
-    """Levers a planner controls in this scenario: ``{spec: label}``.
-
-    A rate-mode step's odds are offered only where they can rise above 1: where the grade
-    below has no room (everyone leaves or is promoted within the year, as police students do)
-    higher odds would make attrition + promotion exceed 1 (``decision.make_lever`` lowers the
-    range's top to the largest valid odds)."""
-    from simulator.decision import make_lever
-
-    out = {"intake_women_share": "Women's share of intake"} if C.has_intake_share(scenario) else {}
-    for p in scenario.promotions:
-        if p.mode == "vacancy":
-            out[f"promotion_floor:{p.to}"] = f"Floor on women's share of promotions into {p.to}"
-        else:
-            try:
-                if make_lever(scenario, f"women_odds:{p.to}").hi <= 1.0 + 1e-9:
-                    continue
-            except ScenarioError:
-                continue
-        out[f"women_odds:{p.to}"] = f"Women's relative odds of promotion into {p.to}"
-    out["women_attrition_multiplier"] = "Women's attrition (multiplier, all grades)"
-    return out
-
-
-def shown_answer(spec: str, value: float, direction: str | None) -> float:
-    """The answer as shown, rounded towards meeting the target: up for "at least" (and the
-    lower end of a band), down for "at most". Rounding to the nearest could show a value that
-    misses: 2.3719 shown as 2.37 (measured: 78.7 % at 2.37 against the 80 % asked)."""
-    places = 3 if spec.startswith(("intake_women_share", "promotion_floor", "lateral")) else 2
-    scale = 10**places
-    if direction == "at_most":
-        return math.floor(value * scale + 1e-9) / scale
-    return math.ceil(value * scale - 1e-9) / scale
-
-
 def explore_link(
     view: dict, scenario, lever: str, value: float, reps: int | None = None
 ) -> str | None:
@@ -151,27 +115,10 @@ def explore_link(
     return "explore?" + urlencode(params)
 
 
-def default_lever(scenario, target, levers: dict[str, str]) -> str:
-    """The lever goal seek starts with: a promotion lever into the target's own grades (the
-    top one first: a floor on a vacancy step, else the odds), since those act before a
-    deadline where recruits take years to arrive; else the first lever offered."""
-    grades = set(scenario.population_grades(target.population))
-    for gid in reversed(scenario.grade_ids):
-        if gid in grades:
-            for spec in (f"promotion_floor:{gid}", f"women_odds:{gid}"):
-                if spec in levers:
-                    return spec
-    return next(iter(levers))
-
-
-def fmt_lever(spec: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if spec.startswith(("intake_women_share", "promotion_floor", "lateral")):
-        return C.fmt_pct(value, 1)
-    if spec.startswith("women_attrition_multiplier"):
-        return f"{value:.2f} × the scenario's"
-    return f"{value:.2f}"
+lever_options = C.goal_seek_levers
+default_lever = C.default_goal_seek_lever
+shown_answer = C.shown_lever_answer
+fmt_lever = C.fmt_lever_value
 
 
 def _read_url_once(targets: list[str], levers: list[str]) -> None:
