@@ -38,7 +38,7 @@ import pandas as pd
 
 from simulator import Result, Scenario, ScenarioError, compile_scenario, parse_scenario
 from simulator.errors import Issue
-from simulator.scenario import Series, scenario_to_data
+from simulator.scenario import FUNNEL_POPULATIONS, Series, scenario_to_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR_ENV = "PARITY_SCENARIO_DIR"
@@ -1456,31 +1456,106 @@ def goal_seek_levers(scenario: Scenario) -> dict[str, str]:
                 continue
         out[f"women_odds:{p.to}"] = f"Women's relative odds of promotion into {p.to}"
     out["women_attrition_multiplier"] = "Women's attrition (multiplier, all grades)"
+    if scenario.conscription is not None:
+        out["women_volunteer_share"] = "Share of fit women who volunteer for conscription"
+        out["women_contract_share"] = "Share of women completers who sign a contract"
+    if len(scenario.deployments) == 1:
+        out["deployment_women_floor"] = "Floor on women's share of the deployed"
+    for d in scenario.deployments if len(scenario.deployments) > 1 else ():
+        out[f"deployment_women_floor:{d.id}"] = f"Floor on women's share of the deployed ({d.id})"
     return out
 
 
+#: Goal-seek levers whose values are shares (shown in percent, rounded to 0.1 %).
+PERCENT_LEVERS = (
+    "intake_women_share",
+    "promotion_floor",
+    "lateral",
+    "women_volunteer_share",
+    "women_contract_share",
+    "deployment_women_floor",
+)
+
+
 def default_goal_seek_lever(scenario: Scenario, target: Any, levers: dict[str, str]) -> str:
-    """The lever goal seek starts with: a promotion lever into the target's own grades (the
-    top one first: a floor on a vacancy step, else the odds), since those act before a
-    deadline where recruits take years to arrive; else the first lever offered."""
-    grades = set(scenario.population_grades(target.population))
-    for gid in reversed(scenario.grade_ids):
-        if gid in grades:
-            for spec in (f"promotion_floor:{gid}", f"women_odds:{gid}"):
-                if spec in levers:
-                    return spec
+    """The lever goal seek starts with, the one most likely to move the target's population
+    by its deadline:
+
+    * the deployed: a floor on the women's share of the deployed (its pool's, or all);
+    * a funnel stage or the intake: women's share of intake, else women's volunteering;
+    * one grade: a promotion lever into it (a floor on a vacancy step, else the odds), since
+      recruits may take years to reach it;
+    * a group or the workforce that holds the entry grade or the one above it: the intake
+      (or, with a funnel, women's volunteering), which feeds every grade; else the top
+      grade's promotion lever;
+    * else the first lever offered.
+    """
+    pop = target.population
+    if pop == "deployed" or pop.startswith("deployed."):
+        pool = pop.partition(".")[2]
+        for spec in (f"deployment_women_floor:{pool}", "deployment_women_floor"):
+            if spec in levers:
+                return spec
+    entry = ("intake_women_share", "women_volunteer_share")
+    grades = [g for g in scenario.grade_ids if g in set(scenario.population_grades(pop))]
+    # A group fed directly by the entry: it holds the entry grade or the grade above it
+    # (dk_defence's "military" starts at the privates, right above the conscripts).
+    feeds = pop in ("intake", *FUNNEL_POPULATIONS) or (
+        len(grades) > 1 and bool(set(scenario.grade_ids[:2]) & set(grades))
+    )
+    if feeds:
+        for spec in entry:
+            if spec in levers:
+                return spec
+    for gid in reversed(grades):
+        for spec in (f"promotion_floor:{gid}", f"women_odds:{gid}"):
+            if spec in levers:
+                return spec
+    for spec in entry:
+        if spec in levers:
+            return spec
     return next(iter(levers))
 
 
-def shown_lever_answer(spec: str, value: float, direction: str | None) -> float:
+def shown_lever_answer(
+    spec: str,
+    value: float,
+    direction: str | None,
+    value_range: tuple[float, float] | list[float] | None = None,
+) -> float:
     """The answer as shown, rounded towards meeting the target: up for "at least" (and the
     lower end of a band), down for "at most". Rounding to the nearest could show a value that
-    misses: 2.3719 shown as 2.37 (measured: 78.7 % at 2.37 against the 80 % asked)."""
-    places = 3 if spec.startswith(("intake_women_share", "promotion_floor", "lateral")) else 2
+    misses: 2.3719 shown as 2.37 (measured: 78.7 % at 2.37 against the 80 % asked). Within
+    the lever's ``value_range``: where rounding would leave it (a range's top such as the
+    largest valid odds, 1.8333), the end itself is shown - the target is met there too,
+    since the values that meet it run from the answer to that end."""
+    places = 3 if spec.startswith(PERCENT_LEVERS) else 2
     scale = 10**places
     if direction == "at_most":
-        return math.floor(value * scale + 1e-9) / scale
-    return math.ceil(value * scale - 1e-9) / scale
+        shown = math.floor(value * scale + 1e-9) / scale
+    else:
+        shown = math.ceil(value * scale - 1e-9) / scale
+    if value_range is not None:
+        lo, hi = (float(x) for x in value_range)
+        shown = min(max(shown, lo), hi)
+    return shown
+
+
+def lever_answer(spec: str, res: dict[str, Any]) -> tuple[str, float | None]:
+    """A solved goal seek (``SolveResult.to_dict()``) as shown: ``("at least 2.38", 2.38)``;
+    for a band, ``("between 20.1 % and 68.4 %", 0.201)`` (each end rounded inwards); the
+    value is the one a link may set (None where the rounded ends cross)."""
+    direction, rng = res.get("direction"), res.get("range")
+    if direction in ("at_least", "at_most"):
+        shown = shown_lever_answer(spec, res["value"], direction, rng)
+        word = "at least" if direction == "at_least" else "at most"
+        return f"{word} {fmt_lever_value(spec, shown)}", shown
+    low, high = res.get("met_interval") or [res["value"], res["value"]]
+    a = shown_lever_answer(spec, low, "at_least", rng)
+    b = shown_lever_answer(spec, high, "at_most", rng)
+    if a > b:  # the band is narrower than the rounding: the exact ends
+        return f"between {low:.6g} and {high:.6g}", None
+    return f"between {fmt_lever_value(spec, a)} and {fmt_lever_value(spec, b)}", a
 
 
 def fmt_lever_value(spec: str, value: float | None) -> str:
@@ -1488,7 +1563,7 @@ def fmt_lever_value(spec: str, value: float | None) -> str:
     decimals."""
     if value is None:
         return "–"
-    if spec.startswith(("intake_women_share", "promotion_floor", "lateral")):
+    if spec.startswith(PERCENT_LEVERS):
         return fmt_pct(value, 1)
     if spec.startswith("women_attrition_multiplier"):
         return f"{value:.2f} × the scenario's"

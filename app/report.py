@@ -228,14 +228,8 @@ def _what_it_takes(scenario: Scenario) -> str:
                 res = solve(scenario, target.id, lever)
                 name = _e(levers[lever])
                 if res.status == "solved":
-                    word = {"at_least": "at least", "at_most": "at most"}.get(
-                        res.direction or "", ""
-                    )
-                    shown = C.shown_lever_answer(lever, res.value, res.direction)
-                    seek = (
-                        f"{name}: <b>{word} {_e(C.fmt_lever_value(lever, shown))}</b> from "
-                        f"{_e(res.from_year)}"
-                    )
+                    answer, _ = C.lever_answer(lever, res.to_dict())
+                    seek = f"{name}: <b>{_e(answer)}</b> from {_e(res.from_year)}"
                 elif res.status == "met_throughout":
                     seek = f"{name}: met across its whole range"
                 else:

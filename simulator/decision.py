@@ -1014,6 +1014,7 @@ def best_case_data(
 ) -> dict[str, Any]:
     """Scenario data with every controllable flow given to ``to`` from ``start_year + 1``.
 
+    Deployment pools, if any, deploy ``to`` first (as far as their eligible persons allow).
     ``rules`` maps vacancy-step grades to an allocation rule: ``women_first`` (floor 1, posts
     filled with men when eligible women run out), ``outside`` (every vacancy filled by lateral
     entry, all of it ``to``), ``scenario`` (the step as it is) or ``men_first`` (floor 0,
@@ -1071,6 +1072,15 @@ def best_case_data(
     for block in data["promotions"]:
         if block["to"] in women_first:
             block["when_floor_short"] = "fill_with_men"
+    if s.deployments:
+        # Deployment selection is a controllable flow too: every pool deploys the favoured
+        # sex first, as far as its eligible persons allow (a floor of 1 on women's share,
+        # raised only to the eligible women; for men, a floor of 0 and odds of 10^-4).
+        if to == "women":
+            pol.append(policy("deploy-women", "deployment.women_floor", 1.0))
+        else:
+            pol.append(policy("deploy-floor-men", "deployment.women_floor", 0.0))
+            pol.append(policy("deploy-odds-men", "deployment.women_odds", 1e-4))
     data["policies"] = pol
     return data
 
@@ -1147,6 +1157,11 @@ def reachability(
         "posts filled with men when they run out), every vacancy filled from outside by women "
         "(only where the grade recruits laterally), as in the scenario, men first; "
         "establishments, minimum years in grade, attrition and rate-mode promotions unchanged"
+        + (
+            "; every deployment pool deploys women first, as far as eligible women exist"
+            if scenario.deployments
+            else ""
+        )
         if to == "women"
         else "intake and lateral hires all men; each vacancy step's allocation the lowest of: "
         "men first, as in the scenario, women first (mirror of the best case, for an at_most "

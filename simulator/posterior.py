@@ -92,7 +92,9 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
 
     The draws are compiled together (:func:`~simulator.compiled.compile_batch`) where they
     can be, else one by one; the numbers are the same. Each draw's arrays are its own; its
-    ``scenario``, populations, funnel and pools are the point's (see :func:`_as_draw`).
+    ``scenario``, populations and funnel are the point's, and so are its pools unless the
+    posterior varies a pool's odds: then each draw has its own pools, which differ from the
+    point's in ``women_odds`` only (checked; see :func:`_as_draw`).
 
     ``point``: the scenario already compiled, when the caller has it (else it is compiled
     here): the draws' structure is checked against it.

@@ -729,6 +729,8 @@ def test_goal_seek_offers_no_rate_odds_lever_that_cannot_rise(scenario_dir):
         at.selectbox(key="wit_lever").set_value(lever).run()  # each runs without an error
         assert_clean(at)
 
+
+def test_goal_seek_says_when_the_scenario_has_its_own_policy_on_the_lever(scenario_dir):
     """Goal seek's lever goes after the scenario's own policies, Explore's before them: where
     the scenario has one on the lever's parameter the page says so, naming it."""
     data = _gamma()
@@ -908,3 +910,41 @@ def test_an_empty_sweeps_page_runs_the_shipped_example_on_request(scenario_dir):
     pd.testing.assert_frame_equal(
         ours[cols].reset_index(drop=True), theirs[cols].reset_index(drop=True)
     )
+
+
+def test_an_at_most_answer_links_to_explore_rounded_down(scenario_dir):
+    """At most 24 % women in g0 by 2008: the intake share must stay at most 24.6 %; the link
+    sets Explore's whole-percent intake rounded down (24), where the target is met in
+    expectation, not up (25), where it would not be."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from simulator.decision import solve
+
+    data = _beta()
+    data["name"] = "Epsilon at-most test"
+    data["targets"] = [
+        {
+            "id": "low",
+            "label": "At most 24 % women in g0 by 2008",
+            "population": "g0",
+            "comparator": "at_most",
+            "value": 0.24,
+            "deadline": 2008,
+            "assumption": "test",
+        }
+    ]
+    (scenario_dir / "epsilon.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    res = solve(parse_scenario(data), "low", "intake_women_share")
+    assert res.direction == "at_most"
+    at = new_app(scenario="epsilon").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    at.selectbox(key="wit_lever").set_value("intake_women_share").run()
+    assert_clean(at)
+    (ok,) = at.success
+    assert f"at most {C.fmt_pct(math.floor(res.value * 1000) / 1000, 1)}" in unescape(ok.value)
+    (link,) = [m.value for m in at.markdown if m.value.startswith("[Check it on Explore](")]
+    query = parse_qs(urlsplit(link[len("[Check it on Explore](") : link.index(")")]).query)
+    assert query["women_intake"] == [str(math.floor(100 * res.value))]
+    explore = new_app(**{k: v[0] for k, v in query.items() if k != "reps"}).run()
+    (expected,) = metrics(explore, "Expected-engine share")
+    assert float(expected.rstrip(" %")) <= 24.0

@@ -1143,3 +1143,44 @@ def test_compare_lists_descriptions_and_sources_apart_from_model_values():
     assert model
     assert text
     assert "name" in text
+
+
+def test_goal_seek_answers_are_rounded_towards_meeting_the_target_within_the_range():
+    # "at least": up; "at most": down; odds to 2 decimals, shares to 0.1 %.
+    assert C.shown_lever_answer("women_odds:g1", 2.3719, "at_least") == 2.38
+    assert C.shown_lever_answer("women_odds:g1", 2.3719, "at_most") == 2.37
+    assert C.shown_lever_answer("promotion_floor:g1", 0.35, "at_least") == 0.35  # exact stays
+    assert C.shown_lever_answer("promotion_floor:g1", 0.35012, "at_least") == 0.351
+    assert C.shown_lever_answer("intake_women_share", 0.4536, "at_most") == 0.453
+    # A range's top that is not round (the largest valid odds): the top itself, not beyond.
+    assert C.shown_lever_answer("women_odds:g1", 1.8301, "at_least", (0.1, 1.833333)) == 1.833333
+    assert C.shown_lever_answer("women_odds:g1", 0.1004, "at_most", (0.1004, 5.0)) == 0.1004
+    # Texts, and a band's ends rounded inwards.
+    res = {"direction": "at_least", "value": 2.3719, "range": [0.1, 10.0]}
+    assert C.lever_answer("women_odds:g1", res) == ("at least 2.38", 2.38)
+    band = {
+        "direction": "between",
+        "value": 0.20004,
+        "met_interval": [0.20004, 0.68449],
+        "range": [0.0, 1.0],
+    }
+    assert C.lever_answer("intake_women_share", band) == ("between 20.1 % and 68.4 %", 0.201)
+    narrow = {**band, "met_interval": [0.20004, 0.20049]}
+    assert C.lever_answer("intake_women_share", narrow) == ("between 0.20004 and 0.20049", None)
+
+
+def test_the_default_goal_seek_lever_acts_on_the_targets_population():
+    from simulator import load_scenario
+
+    def default(stem: str) -> dict[str, str]:
+        s = load_scenario(C.REPO_ROOT / "scenarios" / f"{stem}.toml")
+        levers = C.goal_seek_levers(s)
+        return {t.id: C.default_goal_seek_lever(s, t, levers) for t in s.targets}
+
+    police = default("dk_police_deployment")
+    assert police["police-leaders-2030"] == "promotion_floor:police_leaders"  # one grade
+    assert police["deployed-un-2028"] == "deployment_women_floor"  # the deployed
+    reform = default("dk_defence_reform")
+    assert reform["deployed-2028"] == "deployment_women_floor"
+    assert reform["military-2030"] == "women_volunteer_share"  # a group fed by the funnel
+    assert default("dk_defence")["military-2035"] == "intake_women_share"  # fed by the intake

@@ -676,3 +676,37 @@ def test_a_rate_steps_odds_lever_stops_where_attrition_plus_promotion_reaches_on
     assert result.range == [0.1, lever.hi]
     # An explicit range is the user's: kept as given (and reported if invalid).
     assert make_lever(tight, "women_odds:g1", value_range=(0.5, 5.0)).hi == 5.0
+
+
+def test_the_best_case_deploys_women_first():
+    """A pool of 60 a year from g1 at odds 0.5: the best case deploys women as far as there
+    are eligible women (floor 1), so its deployed women's share is min(1, women in g1 / 60)
+    on the expected engine; the stocks are the best case's without pools (deployment changes
+    no stock)."""
+    data = ladder(2, start_year=2000, end_year=2010, initial=[(100, 300), (40, 160)])
+    data["deployments"] = [
+        {"id": "ops", "demand": 60, "grades": ["g1"], "women_odds": 0.5, "assumption": "t"}
+    ]
+    data["targets"] = [
+        {
+            "id": "dep",
+            "population": "deployed",
+            "comparator": "at_least",
+            "value": 0.5,
+            "deadline": 2005,
+            "assumption": "t",
+        }
+    ]
+    s = parse_scenario(data)
+    r = reachability(s, "dep")
+    best = parse_scenario(best_case_data(s, "women", r.rules))
+    res = run(best, engine="expected")
+    women_g1 = res.raw.stock[0, 5, 1, 0]
+    assert r.value == pytest.approx(min(1.0, women_g1 / 60))
+    assert r.reachable
+    assert r.baseline_value < 0.5 < r.value
+    assert "deploys women first" in r.note
+    plain = {k: v for k, v in data.items() if k != "deployments"}
+    plain["targets"] = [{**data["targets"][0], "population": "g1"}]
+    no_pool = run(parse_scenario(best_case_data(parse_scenario(plain), "women")), engine="expected")
+    np.testing.assert_allclose(res.raw.stock, no_pool.raw.stock)

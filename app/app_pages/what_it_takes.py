@@ -87,7 +87,7 @@ def own_policies(scenario, lever: str) -> tuple[str, list[str]]:
 
 
 def explore_link(
-    view: dict, scenario, lever: str, value: float, reps: int | None = None
+    view: dict, scenario, lever: str, value: float, res: dict, reps: int | None = None
 ) -> str | None:
     """A link to Explore with the view and the goal-seek answer as Explore's lever, where
     Explore has the same lever: the intake share (whole percent), or the odds or floor of
@@ -98,12 +98,20 @@ def explore_link(
     steps = C.vacancy_steps(scenario)
     if own_policies(scenario, lever)[1]:
         return None
-    if kind == "intake_women_share":
-        key, text = "women_intake", str(math.ceil(100 * value - 1e-9))
+    # Explore's intake and floor are whole percents: rounded towards meeting the target (down
+    # for "at most"), and for a band only where the whole percent stays inside it.
+    down = res.get("direction") == "at_most"
+    pct = math.floor(100 * value + 1e-9) if down else math.ceil(100 * value - 1e-9)
+    if res.get("direction") == "between":
+        low, high = res.get("met_interval") or [value, value]
+        if not low - 1e-9 <= pct / 100 <= high + 1e-9:
+            pct = None
+    if kind == "intake_women_share" and pct is not None:
+        key, text = "women_intake", str(pct)
     elif kind == "women_odds" and steps == [grade] and C.ODDS_MIN <= value <= C.ODDS_MAX:
         key, text = "women_odds", f"{value:g}"
-    elif kind == "promotion_floor" and steps == [grade]:
-        key, text = "women_floor", str(math.ceil(100 * value - 1e-9))
+    elif kind == "promotion_floor" and steps == [grade] and pct is not None:
+        key, text = "women_floor", str(pct)
     else:
         return None
     params = dict(view.get("url", {}))
@@ -117,7 +125,6 @@ def explore_link(
 
 lever_options = C.goal_seek_levers
 default_lever = C.default_goal_seek_lever
-shown_answer = C.shown_lever_answer
 fmt_lever = C.fmt_lever_value
 
 
@@ -181,11 +188,9 @@ def goal_seek(view: dict, scenario, target) -> None:
         res = solve_cached(view["run_json"], target.id, lever, p, reps, seed)
     status = res["status"]
     if status == "solved":
-        direction = {"at_least": "at least", "at_most": "at most"}.get(res["direction"], "")
-        shown = shown_answer(lever, res["value"], res["direction"])
+        answer, shown = C.lever_answer(lever, res)
         st.success(
-            f"**{C.md_escape(levers[lever])}: {direction} "
-            f"{C.md_escape(fmt_lever(lever, shown))}** "
+            f"**{C.md_escape(levers[lever])}: {C.md_escape(answer)}** "
             f"(from {res.get('from_year') or '–'})",
             icon=":material/check_circle:",
         )
@@ -201,7 +206,9 @@ def goal_seek(view: dict, scenario, target) -> None:
                 "there is often near one half. Choose *With a probability* for a margin."
             )
         )
-        link = explore_link(view, scenario, lever, shown, reps)
+        link = (
+            None if shown is None else explore_link(view, scenario, lever, shown, res, reps)
+        )
         if link:
             st.markdown(
                 f"[Check it on Explore]({link}): the same view with this value as Explore's "
@@ -257,7 +264,9 @@ def uncertainty_text(lever: str, unc: dict) -> str:
         f"{fmt_lever(lever, unc['max'])}"
     )
     if unc.get("sd") is not None:
-        text += f" (standard deviation {unc['sd']:.3g})"
+        percent = lever.startswith(C.PERCENT_LEVERS)
+        sd = f"{100 * unc['sd']:.2g} percentage points" if percent else f"{unc['sd']:.3g}"
+        text += f" (standard deviation {sd})"
     missing = len(unc.get("values") or []) - len(values)
     if missing:
         text += f"; {missing} of the searches found no answer in the range"
