@@ -331,54 +331,50 @@ def more_levers(scenario: Scenario) -> None:
         return
     with box:
         if C.vacancy_steps(scenario):
-            st.slider(
+            percent_slider(
                 "Floor on women's share of vacancy promotions",
-                min_value=0,
-                max_value=100,
-                step=1,
-                format="%d %%",
-                key=K_FLOOR,
-                persist_state="session",
-                help="At least this share of the promotions into "
+                K_FLOOR,
+                "At least this share of the promotions into "
                 + ", ".join(C.vacancy_steps(scenario))
                 + " go to women, as far as eligible women exist. Starts at the "
                 "scenario's own floor.",
             )
-        st.slider(
+        percent_slider(
             "Women's attrition (% of the scenario's)",
-            min_value=C.ATTRITION_PCT_MIN,
-            max_value=C.ATTRITION_PCT_MAX,
-            step=5,
-            format="%d %%",
-            key=K_WATTR,
-            persist_state="session",
-            help="Every annual leaving probability of women, as a percentage of the "
+            K_WATTR,
+            "Every annual leaving probability of women, as a percentage of the "
             "scenario's: 80 % means a fifth fewer women leave (better retention).",
         )
-        st.slider(
+        percent_slider(
             "Men's attrition (% of the scenario's)",
-            min_value=C.ATTRITION_PCT_MIN,
-            max_value=C.ATTRITION_PCT_MAX,
-            step=5,
-            format="%d %%",
-            key=K_MATTR,
-            persist_state="session",
-            help="Every annual leaving probability of men, as a percentage of the "
+            K_MATTR,
+            "Every annual leaving probability of men, as a percentage of the "
             "scenario's: 120 % means a fifth more men leave.",
         )
         if C.has_establishment(scenario):
-            st.slider(
+            percent_slider(
                 "Establishment (% of the scenario's posts)",
-                min_value=C.ESTABLISHMENT_PCT_MIN,
-                max_value=C.ESTABLISHMENT_PCT_MAX,
-                step=5,
-                format="%d %%",
-                key=K_EST,
-                persist_state="session",
-                help="The authorised posts of every grade with an establishment ("
+                K_EST,
+                "The authorised posts of every grade with an establishment ("
                 + ", ".join(g.id for g in scenario.grades if g.establishment is not None)
                 + "), as a percentage of the scenario's, rounded to whole posts.",
             )
+
+
+def percent_slider(label: str, key: str, help_text: str) -> None:
+    """A whole-percent lever slider, kept for the session, with its range and step from
+    :data:`PERCENT_WIDGETS` (the ranges :func:`levers_fit_widgets` checks links against)."""
+    lo, hi, step = PERCENT_WIDGETS[key]
+    st.slider(
+        label,
+        min_value=lo,
+        max_value=hi,
+        step=step,
+        format="%d %%",
+        key=key,
+        persist_state="session",
+        help=help_text,
+    )
 
 
 def intake_lever() -> None:
@@ -392,15 +388,10 @@ def intake_lever() -> None:
         "scenario, the year after its last published figure: history stays as fitted).",
     )
     if st.session_state[K_SHARE_ON]:
-        st.slider(
+        percent_slider(
             "Women's share of intake",
-            min_value=0,
-            max_value=100,
-            step=1,
-            format="%d %%",
-            key=K_SHARE,
-            persist_state="session",
-            help="Recruits reach the upper grades only after their years in the grades "
+            K_SHARE,
+            "Recruits reach the upper grades only after their years in the grades "
             "below, so a change in intake may not show in a top grade before a deadline.",
         )
 
