@@ -357,6 +357,20 @@ def compile_scenario(s: Scenario) -> Compiled:
     return _compile([s])[0]
 
 
+def with_rate_odds(p: np.ndarray, odds: np.ndarray) -> np.ndarray:
+    """Women's rate-mode promotion probability with relative odds ω applied to the step's
+    probability p (annual probability): ``ω p / (1 − p + ω p)``, 0 where p = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, odds * p / (1 - p + odds * p), 0.0)
+
+
+def without_rate_odds(p_w: np.ndarray, odds: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`with_rate_odds`: the probability before odds ω,
+    ``p_w / (ω + p_w − ω p_w)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p_w > 0, p_w / (odds + p_w - odds * p_w), 0.0)
+
+
 def compile_batch(
     scenarios: Sequence[Scenario], pipeline_of: Compiled | None = None
 ) -> list[Compiled] | None:
@@ -540,9 +554,9 @@ def _compile(group: list[Scenario], pipeline_of: Compiled | None = None) -> list
     for g in range(1, G):
         if mode[g] == 1:
             rate_odds[:, :, g - 1] = odds[:, :, g]
-    pw = promote_out[:, :, :, WOMEN, :]
-    ow = rate_odds[..., None]
-    promote_out[:, :, :, WOMEN, :] = np.where(pw > 0, ow * pw / (1 - pw + ow * pw), 0.0)
+    promote_out[:, :, :, WOMEN, :] = with_rate_odds(
+        promote_out[:, :, :, WOMEN, :], rate_odds[..., None]
+    )
     promote_out[:, :, G - 1] = 0.0
 
     # Messages name the first scenario that breaks a constraint (n = 0 for one scenario; a

@@ -125,7 +125,7 @@ from scipy import optimize
 
 from simulator.analytics import steady_state
 from simulator.api import run
-from simulator.compiled import MODE_VACANCY, compile_scenario
+from simulator.compiled import MODE_VACANCY, Compiled, compile_scenario, without_rate_odds
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import parse_path, resolve_slot, set_path
 from simulator.results import Result
@@ -405,48 +405,70 @@ def make_lever(
         raise _err(
             "lever.from_year", f"must be a year from {s.start_year + 1} to {s.end_year}", from_year
         )
+    top = None
     if kind == "women_attrition_multiplier" and value_range is None:
-        hi = min(hi, max(lo + 1e-6, _max_attrition_multiplier(s, grade, fy)))
+        top = _max_attrition_multiplier(s, grade, fy)
     if kind == "women_odds" and value_range is None and steps[grade].mode != "vacancy":
-        hi = min(hi, max(lo + 1e-6, _max_rate_odds(s, grade, fy)))
+        top = _max_rate_odds(s, grade, fy)
+    if top is not None:
+        if top <= lo:
+            where = f"the grade below {grade}" if kind == "women_odds" else (grade or "a grade")
+            raise _err(
+                "lever",
+                f"no room for {spec}: attrition + promotion already reach 1 in {where} at the "
+                f"lowest value of its range, {lo:g} (the largest valid value is {top:g})",
+                spec,
+            )
+        hi = min(hi, top)
     return Lever(spec, kind, lo, hi, fy, grade=grade, lateral_women_share=lateral_w)
+
+
+def _parameter_sets(s: Scenario) -> list[Compiled]:
+    """The compiled point and, with a posterior, every draw: a lever's bound must hold for
+    each parameter set a run may use."""
+    from simulator.posterior import compile_draws
+
+    point = compile_scenario(s)
+    return [point, *(compile_draws(s, point) if s.posterior is not None else [])]
+
+
+def _bound(room: float) -> float:
+    """A lever's largest valid value, floored to 10⁻⁶ (a value within 10⁻¹² of the grid point
+    above is that point: 1 − 10⁻¹⁶ is 1, so a scenario's own odds of 1 stay in range)."""
+    return float(math.floor(room * 1e6 + 1e-6) / 1e6) if math.isfinite(room) else math.inf
 
 
 def _max_rate_odds(s: Scenario, grade: str, from_year: int) -> float:
     """Largest women's odds for the rate-mode step into ``grade`` that keep the grade below's
-    ``a + p_w ≤ 1`` from ``from_year`` on, where ``p_w = ω p / (1 − p + ω p)`` (the compiled
-    odds transform of women's promotion probability p): ``ω ≤ r (1 − p) / (p (1 − r))`` with
+    ``a + p_w ≤ 1`` from ``from_year`` on, where ``p_w = ω p / (1 − p + ω p)``
+    (:func:`~simulator.compiled.with_rate_odds`): ``ω ≤ r (1 − p) / (p (1 − r))`` with
     ``r = 1 − a`` (no bound where a = 0 or p = 0). The scenario's own odds are taken out of
-    its compiled p first; the bound holds for the point and, when the scenario has a
-    posterior, for every draw."""
-    from simulator.posterior import compile_draws
-
-    point = compile_scenario(s)
+    its compiled p first; the bound holds for the point and every posterior draw."""
     g = s.grade_ids.index(grade)
-    bound = math.inf
-    for c in [point, *(compile_draws(s, point) if s.posterior is not None else [])]:
+    room = math.inf
+    for c in _parameter_sets(s):
         t = c.years >= from_year
-        o = c.women_odds[t, g][:, None]  # [T, 1] the odds in force (own policies included)
-        pw = c.promote_out[t, g - 1, 0, :]  # [T, K+1] women's, with those odds
-        a = c.attrition[t, g - 1, 0, :]
-        p = pw / (o + pw - o * pw)  # the probability before the odds
-        r = 1.0 - a
+        p = without_rate_odds(c.promote_out[t, g - 1, 0, :], c.women_odds[t, g][:, None])
+        r = 1.0 - c.attrition[t, g - 1, 0, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where((p > 0) & (r < 1), r * (1 - p) / (p * (1 - r)), np.inf)
-        bound = min(bound, float(room.min()))
-    return float(np.floor(bound * 1e6) / 1e6) if math.isfinite(bound) else math.inf
+            ok = np.where((p > 0) & (r < 1), r * (1 - p) / (p * (1 - r)), np.inf)
+        room = min(room, float(ok.min()))
+    return _bound(room)
 
 
 def _max_attrition_multiplier(s: Scenario, grade: str | None, from_year: int) -> float:
-    """Largest factor on women's attrition that keeps ``a ≤ 1`` and ``a + p ≤ 1`` everywhere."""
-    c = compile_scenario(s)
-    t = c.years >= from_year
-    mask = c.populations[grade] if grade is not None else np.ones(c.n_grades, bool)
-    a = c.attrition[t][:, mask, 0, :]
-    p = c.promote_out[t][:, mask, 0, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(a > 0, (1.0 - p) / np.where(a > 0, a, 1.0), np.inf)
-    return float(np.floor(room.min() * 1e6) / 1e6) if np.isfinite(room.min()) else math.inf
+    """Largest factor on women's attrition that keeps ``a ≤ 1`` and ``a + p ≤ 1`` everywhere,
+    for the point and every posterior draw."""
+    room = math.inf
+    for c in _parameter_sets(s):
+        t = c.years >= from_year
+        mask = c.populations[grade] if grade is not None else np.ones(c.n_grades, bool)
+        a = c.attrition[t][:, mask, 0, :]
+        p = c.promote_out[t][:, mask, 0, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = np.where(a > 0, (1.0 - p) / np.where(a > 0, a, 1.0), np.inf)
+        room = min(room, float(ok.min()))
+    return _bound(room)
 
 
 def _check_range(

@@ -710,3 +710,22 @@ def test_the_best_case_deploys_women_first():
     plain["targets"] = [{**data["targets"][0], "population": "g1"}]
     no_pool = run(parse_scenario(best_case_data(parse_scenario(plain), "women")), engine="expected")
     np.testing.assert_allclose(res.raw.stock, no_pool.raw.stock)
+
+
+def test_a_lever_with_no_room_in_its_range_is_an_error_naming_it():
+    """Women's odds of 0.05 on a rate step whose women's probability p = 0.5/0.525 makes
+    p_w = 0.5: with women's attrition 0.5 the grade below is full (a + p_w = 1) at odds
+    0.05, below the range's lowest value 0.1. The lever is refused with its field and value
+    instead of searching a range where every value is invalid."""
+    data = scenario_to_data(vacancy_case())
+    data["attrition"][0]["women"] = 0.5
+    data["promotions"][0]["probability"]["women"] = 0.5 / 0.525
+    data["promotions"][0]["women_odds"] = 0.05
+    s = parse_scenario(data)
+    with pytest.raises(ScenarioError) as info:
+        make_lever(s, "women_odds:g1")
+    (issue,) = info.value.issues
+    assert issue.path == "lever"
+    assert issue.value == "women_odds:g1"
+    assert "no room" in issue.message
+    assert "0.05" in issue.message
