@@ -125,6 +125,14 @@ class Compiled:
         """Number of grades G."""
         return len(self.grade_ids)
 
+    @property
+    def deployment_odds(self) -> np.ndarray:
+        """``[P, Y+1]`` each deployment pool's women's odds at the year-ends 0 … Y (relative
+        deployability, 1 = in proportion to the pool); P = 0 without pools."""
+        if not self.deployments:
+            return np.ones((0, self.n_years + 1))
+        return np.stack([np.asarray(d.women_odds, dtype=float) for d in self.deployments])
+
 
 def _series(series: Series | None, years: np.ndarray, default: float = np.nan) -> np.ndarray:
     """The value of ``series`` in force in each of ``years`` (``default`` without a series).

@@ -328,7 +328,7 @@ class StochasticSampler:
 # ---------------------------------------------------------------------------------------------
 #: Compiled arrays that may differ between replications (a posterior sample); the others
 #: (grades, modes, minimum years, K) are the scenario's structure and never do.
-PARAMETER_FIELDS = (*YEARLY_FIELDS, "initial")
+PARAMETER_FIELDS = (*YEARLY_FIELDS, "initial", "deployment_odds")
 
 
 @dataclass(frozen=True)
@@ -352,38 +352,21 @@ class Params:
     women_share: np.ndarray
     growth_rate: np.ndarray
     initial: np.ndarray
-    #: ``[b, P, Y+1]`` each deployment pool's women's odds at the year-ends 0 … Y (relative
-    #: deployability, 1 = in proportion to the pool); P = 0 without pools.
-    deployment_odds: np.ndarray
+    deployment_odds: np.ndarray  # [b, P, Y+1] (Compiled.deployment_odds)
 
     @classmethod
     def of(cls, c: Compiled) -> Params:
         """The compiled scenario's own parameters, for every replication."""
-        return cls(
-            **{f: getattr(c, f)[None] for f in PARAMETER_FIELDS},
-            deployment_odds=pool_odds(c)[None],
-        )
+        return cls(**{f: getattr(c, f)[None] for f in PARAMETER_FIELDS})
 
     @classmethod
     def stack(cls, draws: list[Compiled]) -> Params:
         """All parameter sets, stacked on the leading axis (``draws[i]`` is row i)."""
-        return cls(
-            **{f: np.stack([getattr(d, f) for d in draws]) for f in PARAMETER_FIELDS},
-            deployment_odds=np.stack([pool_odds(d) for d in draws]),
-        )
+        return cls(**{f: np.stack([getattr(d, f) for d in draws]) for f in PARAMETER_FIELDS})
 
     def take(self, index: np.ndarray) -> Params:
         """Replication b runs parameter set ``index[b]`` of a stacked :class:`Params`."""
-        return Params(
-            **{f: getattr(self, f)[index] for f in (*PARAMETER_FIELDS, "deployment_odds")}
-        )
-
-
-def pool_odds(c: Compiled) -> np.ndarray:
-    """``[P, Y+1]`` the women's odds of every deployment pool of ``c`` at each year-end."""
-    if not c.deployments:
-        return np.ones((0, c.n_years + 1))
-    return np.stack([np.asarray(d.women_odds, dtype=float) for d in c.deployments])
+        return Params(**{f: getattr(self, f)[index] for f in PARAMETER_FIELDS})
 
 
 def _one(x: np.ndarray) -> np.ndarray | float:

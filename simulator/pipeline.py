@@ -401,12 +401,12 @@ def deployment_step(
     sampler,
     n: np.ndarray,
     j: int,
-    odds: np.ndarray | None = None,
+    odds: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deploy from the end-of-year state ``n[B, G, 2, K+1]`` at year-end index j (0 = start).
 
     ``odds``: ``[b, P, Y+1]`` the pools' women's odds with b = 1 (every replication the same)
-    or B (one per replication, e.g. a posterior sample); default: the pools' own.
+    or B (one per replication, e.g. a posterior sample).
     Returns ``deployed[B, P, 2]`` and ``diagnostics[B, P, 4]`` (:data:`DEPLOYMENT_DIAGNOSTICS`).
     """
     batch = n.shape[0]
@@ -417,11 +417,10 @@ def deployment_step(
         e_w, e_m = eligible[:, 0], eligible[:, 1]
         demand = sampler.count(np.asarray(d.demand[j]))
         total = np.minimum(demand, e_w + e_m)
-        w = d.women_odds[j : j + 1] if odds is None else odds[:, i, j]  # [1] or [B]
-        # One number when every replication has the same odds (the draws as without a
-        # posterior on them: same numbers, common random numbers kept).
-        same = bool((w == w[0]).all())
-        women = sampler.select(f"deploy/{d.id}/select", total, e_w, e_m, float(w[0]) if same else w)
+        w = odds[:, i, j]  # [1] or [B]
+        women = sampler.select(
+            f"deploy/{d.id}/select", total, e_w, e_m, float(w[0]) if w.size == 1 else w
+        )
         f = float(d.women_floor[j])
         binding = short = np.zeros(batch, dtype=bool)
         if f > 0:
@@ -445,13 +444,14 @@ class PipelineRun:
     Without a funnel and without pools it draws nothing and returns no arrays.
     """
 
-    def __init__(
-        self, c: Compiled, sampler, batch: int, n0: np.ndarray, odds: np.ndarray | None = None
-    ) -> None:
+    def __init__(self, c: Compiled, sampler, batch: int, n0: np.ndarray, odds: np.ndarray) -> None:
         self.c = c
         self.sampler = sampler
         self.batch = batch
-        self.odds = odds  # [b, P, Y+1] the pools' women's odds (deployment_step)
+        # [b, P, Y+1] the pools' women's odds (deployment_step), one row when every
+        # replication has the same (then drawn as without a posterior on them: the same
+        # numbers, common random numbers kept)
+        self.odds = odds[:1] if (odds == odds[:1]).all() else odds
         Y, dtype = c.n_years, sampler.dtype
         self.funnel = self.places = self.deployed = self.diag = None
         if c.conscription is not None:
