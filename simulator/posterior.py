@@ -25,6 +25,7 @@ import numpy as np
 from simulator.compiled import Compiled, compile_batch, compile_scenario
 from simulator.errors import Issue, ScenarioError
 from simulator.paths import parse_path, resolve_slot
+from simulator.pipeline import compile_deployments
 from simulator.scenario import Scenario, parse_scenario, scenario_fingerprint, scenario_to_data
 
 #: Top-level sections a posterior path may address: what :class:`simulator.engine.Params`
@@ -61,18 +62,35 @@ def sets_pool_odds(steps: list, container) -> bool:
     )
 
 
+def refusal(steps: list, container) -> str | None:
+    """Why a posterior may not vary the value at a resolved path (``steps``, its container),
+    or None where the engines draw it per replication: a number in :data:`ENGINE_SECTIONS`
+    but a policy on the funnel or a pool, or a deployment pool's odds (also as a policy)."""
+    if sets_pool_odds(steps, container):
+        return None
+    if steps[0] not in ENGINE_SECTIONS:
+        return (
+            f"a posterior may set values in {', '.join(ENGINE_SECTIONS)} and a deployment "
+            f"pool's {POOL_ODDS} only (the parameters the engines draw per replication)"
+        )
+    if steps[0] == "policies" and sets_a_pipeline_policy(container):
+        return (
+            f"a policy on {container['parameter']} sets the funnel or a deployment pool, which "
+            "every replication shares: a posterior cannot vary it (of the pools' parameters "
+            f"only {POOL_ODDS_POLICY})"
+        )
+    return None
+
+
 def drawn_per_replication(data: dict, path: str) -> bool:
     """Whether the engines draw the value at ``path`` (of scenario ``data``) per replication:
-    what a posterior may vary (:func:`compile_draws` refuses any other path)."""
+    what a posterior may vary (:func:`compile_draws` refuses any other path, with
+    :func:`refusal`'s reason)."""
     steps = parse_path(path)
     if steps[0] not in (*ENGINE_SECTIONS, "deployments"):
-        return False
+        return False  # (not resolved: e.g. a calibration problem's channel path)
     container, _slot = resolve_slot(data, steps)
-    if sets_pool_odds(steps, container):
-        return True
-    if steps[0] == "policies":
-        return not sets_a_pipeline_policy(container)
-    return steps[0] != "deployments"
+    return refusal(steps, container) is None
 
 
 #: Structural arrays that every draw must share with the point estimate.
@@ -125,30 +143,10 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
         except ValueError as exc:
             issues.append(Issue(f"posterior.parameters[{j}]", str(exc), text))
             continue
-        pool_odds = sets_pool_odds(steps[-1], container)
-        varies_pools = varies_pools or pool_odds
-        if steps[-1][0] not in ENGINE_SECTIONS and not pool_odds:
-            issues.append(
-                Issue(
-                    f"posterior.parameters[{j}]",
-                    f"a posterior may set values in {', '.join(ENGINE_SECTIONS)} and a "
-                    f"deployment pool's {POOL_ODDS} only (the parameters the engines draw per "
-                    "replication)",
-                    text,
-                )
-            )
-            continue
-        if steps[-1][0] == "policies" and sets_a_pipeline_policy(container) and not pool_odds:
-            parameter = container["parameter"]
-            issues.append(
-                Issue(
-                    f"posterior.parameters[{j}]",
-                    f"a policy on {parameter} sets the funnel or a deployment pool, which every "
-                    f"replication shares: a posterior cannot vary it (of the pools' parameters "
-                    f"only {POOL_ODDS_POLICY})",
-                    text,
-                )
-            )
+        varies_pools = varies_pools or sets_pool_odds(steps[-1], container)
+        reason = refusal(steps[-1], container)
+        if reason is not None:
+            issues.append(Issue(f"posterior.parameters[{j}]", reason, text))
             continue
         current = _get(container, slot)
         if not isinstance(current, int | float) or isinstance(current, bool):
@@ -173,26 +171,28 @@ def compile_draws(scenario: Scenario, point: Compiled | None = None) -> list[Com
     ]
     parsed = _parse_all(base, chains, values)
     complete = all(isinstance(x, Scenario) for x in parsed)
-    compiled = (
-        compile_batch(parsed, pipeline_of=None if varies_pools else point) if complete else None
-    )
+    # The batch shares the point's funnel and pools; a posterior on a pool's odds gives each
+    # draw its own pools (compile_deployments, the same arrays compile_scenario builds).
+    compiled = compile_batch(parsed, pipeline_of=point) if complete else None
     draws: list[Compiled] = []
     for i, row in enumerate(post.draws):
-        if compiled is not None:
-            c = compiled[i]
-        else:  # one by one, so that each invalid draw gets its own error
-            try:
+        try:
+            if compiled is not None:
+                c = compiled[i]
+                if varies_pools:
+                    c = replace(c, deployments=compile_deployments(parsed[i], point.populations))
+            else:  # one by one, so that each invalid draw gets its own error
                 if isinstance(parsed[i], ScenarioError):
                     raise parsed[i]
                 c = compile_scenario(parsed[i])
-            except ScenarioError as exc:
-                detail = "; ".join(str(x) for x in exc.issues[:3])
-                issues.append(
-                    Issue(f"posterior.draws[{i}]", f"makes an invalid scenario: {detail}", row)
-                )
-                if len(issues) >= 10:
-                    break
-                continue
+        except ScenarioError as exc:
+            detail = "; ".join(str(x) for x in exc.issues[:3])
+            issues.append(
+                Issue(f"posterior.draws[{i}]", f"makes an invalid scenario: {detail}", row)
+            )
+            if len(issues) >= 10:
+                break
+            continue
         bad = [
             name for name in STRUCTURE if not np.array_equal(getattr(c, name), getattr(point, name))
         ]
