@@ -1179,16 +1179,13 @@ def reachability(
         "posts filled with men when they run out), every vacancy filled from outside by women "
         "(only where the grade recruits laterally), as in the scenario, men first; "
         "establishments, minimum years in grade, attrition and rate-mode promotions unchanged"
-        + (
-            "; every deployment pool deploys women first, as far as eligible women exist"
-            if scenario.deployments
-            else ""
-        )
         if to == "women"
         else "intake and lateral hires all men; each vacancy step's allocation the lowest of: "
         "men first, as in the scenario, women first (mirror of the best case, for an at_most "
         "target)"
     )
+    if scenario.deployments:
+        note += f"; every deployment pool deploys {to} first, as far as eligible {to} exist"
     note += (
         "; allocation rules are held constant over the horizon (a rule that changes over time "
         "could do better where eligible women run short)"

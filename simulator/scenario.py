@@ -1099,6 +1099,16 @@ def cross_check(s: Scenario) -> list[Issue]:
                     o.year,
                 )
             )
+        elif o.year == s.start_year and o.population in FUNNEL_POPULATIONS and s.conscription:
+            out.append(
+                Issue(
+                    f"observed[{i}].year",
+                    f"the funnel's stages are the flows of the projection years "
+                    f"{s.start_year + 1}-{s.end_year}: the model has no {o.population} in the "
+                    "start year to compare with",
+                    o.year,
+                )
+            )
         same = s.same_population(o.population)  # one pool: 'deployed' = 'deployed.<id>'
         if (same, o.year) in seen_observed:
             out.append(

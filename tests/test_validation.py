@@ -599,3 +599,21 @@ def test_with_one_pool_deployed_and_the_pool_cannot_both_carry_a_figure_for_a_ye
     # With two pools they are different populations.
     data["deployments"].append({"id": "home", "demand": 5, "grades": ["g0"], "assumption": "t"})
     assert len(parse_scenario(data).observed) == 2
+
+
+def test_a_funnel_stage_has_no_published_figure_in_the_start_year():
+    """The funnel's stages are flows of the projection years: a figure for one of them in the
+    start year has no model value to stand beside, and is refused by field."""
+    from tests.test_pipeline import funnel_scenario
+
+    data = funnel_scenario()
+    data["sources"] = {"pub": {"title": "Report"}}
+    fig = {"population": "conscripts", "women_share": 0.2, "source": "pub", "locator": "t"}
+    data["observed"] = [{**fig, "year": data["start_year"]}]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    (issue,) = info.value.issues
+    assert (issue.path, issue.value) == ("observed[0].year", data["start_year"])
+    assert "projection years" in issue.message
+    data["observed"] = [{**fig, "year": data["start_year"] + 1}]
+    assert parse_scenario(data).observed[0].year == data["start_year"] + 1
