@@ -1165,7 +1165,7 @@ def observed_points(scenario: Scenario, population: str) -> pd.DataFrame:
 
 def problem_observations(scenario: Scenario) -> list[dict[str, Any]]:
     """The published stock shares a calibrated scenario was fitted to (see
-    :func:`observed_points`): ``population, year, share, source, where`` per observation."""
+    :func:`observed_points`): one row of :data:`PUBLISHED_COLUMNS` per observation."""
     post = scenario.posterior
     if post is None or not post.problem:
         return []
@@ -1183,7 +1183,7 @@ def problem_observations(scenario: Scenario) -> list[dict[str, Any]]:
     for obs in _problem_file_observations(str(path), mtime):
         if not scenario.start_year <= obs["year"] <= scenario.end_year:
             continue
-        rows.append(obs)
+        rows.append(dict(obs))  # a copy: the file's rows are cached and shared
     return rows
 
 
@@ -1466,15 +1466,13 @@ def goal_seek_levers(scenario: Scenario) -> dict[str, str]:
     return out
 
 
-#: Goal-seek levers whose values are shares (shown in percent, rounded to 0.1 %).
-PERCENT_LEVERS = (
-    "intake_women_share",
-    "promotion_floor",
-    "lateral",
-    "women_volunteer_share",
-    "women_contract_share",
-    "deployment_women_floor",
-)
+def is_share_lever(spec: str) -> bool:
+    """Whether a goal-seek lever's value is a share (shown in percent, to 0.1 %): a named
+    lever whose default range is [0, 1] in :data:`simulator.decision.LEVERS`."""
+    from simulator.decision import LEVERS
+
+    kind = spec.partition(":")[0]
+    return kind in LEVERS and LEVERS[kind][1] == (0.0, 1.0)
 
 
 def default_goal_seek_lever(scenario: Scenario, target: Any, levers: dict[str, str]) -> str:
@@ -1529,7 +1527,7 @@ def shown_lever_answer(
     the lever's ``value_range``: where rounding would leave it (a range's top such as the
     largest valid odds, 1.8333), the end itself is shown - the target is met there too,
     since the values that meet it run from the answer to that end."""
-    places = 3 if spec.startswith(PERCENT_LEVERS) else 2
+    places = 3 if is_share_lever(spec) else 2
     scale = 10**places
     if direction == "at_most":
         shown = math.floor(value * scale + 1e-9) / scale
@@ -1554,17 +1552,21 @@ def lever_answer(spec: str, res: dict[str, Any]) -> tuple[str, float | None]:
     a = shown_lever_answer(spec, low, "at_least", rng)
     b = shown_lever_answer(spec, high, "at_most", rng)
     if a > b:  # the band is narrower than the rounding: the exact ends
-        return f"between {low:.6g} and {high:.6g}", None
+        return f"between {fmt_lever_value(spec, low)} and {fmt_lever_value(spec, high)}", None
     return f"between {fmt_lever_value(spec, a)} and {fmt_lever_value(spec, b)}", a
 
 
 def fmt_lever_value(spec: str, value: float | None) -> str:
-    """A goal-seek lever's value as shown: percent levers in percent, the others to two
-    decimals."""
+    """A goal-seek lever's value as shown: shares in percent to 0.1 %, the others to two
+    decimals - or exactly (six significant digits) where the value is off that grid, such as a
+    range's end it was kept at (:func:`shown_lever_answer`): rounding it would undo the
+    rounding towards the target (1.833333 shown as 1.83, below the answer)."""
     if value is None:
         return "–"
-    if spec.startswith(PERCENT_LEVERS):
-        return fmt_pct(value, 1)
+    places = 3 if is_share_lever(spec) else 2
+    exact = abs(round(value, places) - value) > 1e-12
+    if is_share_lever(spec):
+        return f"{100 * value:.6g} %" if exact else fmt_pct(value, 1)
     if spec.startswith("women_attrition_multiplier"):
-        return f"{value:.2f} × the scenario's"
-    return f"{value:.2f}"
+        return f"{value:.6g} × the scenario's" if exact else f"{value:.2f} × the scenario's"
+    return f"{value:.6g}" if exact else f"{value:.2f}"

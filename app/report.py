@@ -154,7 +154,7 @@ def _published(scenario: Scenario) -> str:
         "<p>Women's shares as published, each with its source; those of the populations charted "
         "above are their black squares.</p>",
         "<table><thead><tr><th>Population</th><th>Year-end</th><th>Women</th><th>Source</th>"
-        "<th>Quote and note</th></tr></thead><tbody>"
+        "<th>Quote and note</th></tr></thead><tbody>",
     ]
     for r in table.itertuples():
         src = _e(r.source) + (f" <span class='muted'>({_e(r.where)})</span>" if r.where else "")
@@ -198,6 +198,18 @@ def _sources(scenario: Scenario) -> str:
     return "<ul>" + "\n".join(items) + "</ul>"
 
 
+WHAT_IT_TAKES_NOTE = (
+    "Expected engine. Best case: intake and lateral hires all women, the best allocation of "
+    "every vacancy step and women deployed first, from the first lever year (an assumption "
+    "made for the bound); if it misses a target, no policy on those flows meets it by the "
+    "deadline. The lever is the one the app's What it takes page starts with for the target "
+    "(a promotion lever into a single grade, the intake or the funnel for a group it feeds, a "
+    'deployment floor for the deployed). "In expectation" means the average path meets the '
+    "target: single runs fall either side, so the probability of meeting it there is often "
+    "near one half; the app's goal seek with a probability gives a margin."
+)
+
+
 def _what_it_takes(scenario: Scenario) -> str:
     """Per target, on the expected engine: the best case by the deadline (every controllable
     flow to women, :func:`simulator.decision.reachability`) and goal seek in expectation on
@@ -220,35 +232,28 @@ def _what_it_takes(scenario: Scenario) -> str:
             )
         except ScenarioError as exc:
             best = f"not computed: {_e('; '.join(str(i) for i in exc.issues))}"
-        lever = C.default_goal_seek_lever(scenario, target, levers) if levers else None
-        if lever is None:
-            seek = "–"
-        else:
-            try:
-                res = solve(scenario, target.id, lever)
-                name = _e(levers[lever])
-                if res.status == "solved":
-                    answer, _ = C.lever_answer(lever, res.to_dict())
-                    seek = f"{name}: <b>{_e(answer)}</b> from {_e(res.from_year)}"
-                elif res.status == "met_throughout":
-                    seek = f"{name}: met across its whole range"
-                else:
-                    seek = f"{name}: not reachable with this lever alone"
-            except ScenarioError as exc:
-                seek = f"not computed: {_e('; '.join(str(i) for i in exc.issues))}"
+        # goal_seek_levers always offers the attrition multiplier: there is a lever
+        lever = C.default_goal_seek_lever(scenario, target, levers)
+        try:
+            res = solve(scenario, target.id, lever)
+            name = _e(levers[lever])
+            if res.status == "solved":
+                answer, _ = C.lever_answer(lever, res.to_dict())
+                seek = f"{name}: <b>{_e(answer)}</b> from {_e(res.from_year)}"
+            elif res.status == "met_throughout":
+                seek = f"{name}: met across its whole range"
+            else:
+                seek = f"{name}: not reachable with this lever alone"
+        except ScenarioError as exc:
+            seek = f"not computed: {_e('; '.join(str(i) for i in exc.issues))}"
         rows.append(f"<tr><td>{label}</td><td>{best}</td><td>{seek}</td></tr>")
     return (
         "<table><thead><tr><th>Target</th><th>Best case by the deadline</th>"
         "<th>One lever: the value that meets it in expectation</th></tr></thead><tbody>"
         + "".join(rows)
-        + "</tbody></table><p class=\"muted\">Expected engine. Best case: intake and lateral "
-        "hires all women and the best allocation of every vacancy step from the first lever "
-        "year (an assumption made for the bound); if it misses a target, no policy on those "
-        "flows meets it by the deadline. The lever is the one the app's <i>What it takes</i> "
-        "page starts with (a promotion lever into the target's own grade where there is one); "
-        "\"in expectation\" means the average path meets the target: single runs fall either "
-        "side, so the probability of meeting it there is often near one half; the app's goal "
-        "seek with a probability gives a margin.</p>"
+        + '</tbody></table><p class="muted">'
+        + _e(WHAT_IT_TAKES_NOTE)
+        + "</p>"
     )
 
 

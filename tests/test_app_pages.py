@@ -390,6 +390,13 @@ def test_a_link_with_a_more_lever_opens_the_box_until_closed(scenario_dir):
     at.run()
     assert not sliders(at) & set(MORE_SLIDERS)  # the user's choice stays
     assert more_caption(at).startswith("Changed in this box: women's attrition.")
+    # ... across a page switch too (the expander's state is not kept there; it is not
+    # opened again by itself).
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/explore.py").run()
+    assert_clean(at)
+    assert not sliders(at) & set(MORE_SLIDERS)
+    assert at.session_state["women_attrition"] == 80  # the lever is kept
     # Without such a lever it stays closed.
     at = new_app(scenario="beta", women_intake="45").run()
     assert MORE not in at.session_state or at.session_state[MORE] is False
@@ -948,3 +955,54 @@ def test_an_at_most_answer_links_to_explore_rounded_down(scenario_dir):
     explore = new_app(**{k: v[0] for k, v in query.items() if k != "reps"}).run()
     (expected,) = metrics(explore, "Expected-engine share")
     assert float(expected.rstrip(" %")) <= 24.0
+
+
+def test_what_it_takes_names_link_values_it_cannot_use(scenario_dir):
+    at = new_app(scenario="gamma", target="nope", lever="bogus", p="45").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert_clean(at)
+    texts = [unescape(w.value) for w in at.warning]
+    assert any("target='nope'" in t and "top-35" in t for t in texts), texts
+    assert any("lever='bogus'" in t and "promotion_floor:g1" in t for t in texts), texts
+    assert any("p='45'" in t and "50 to 99" in t for t in texts), texts
+    assert at.selectbox(key="wit_target").value == "top-35"
+    assert at.selectbox(key="wit_lever").value == "promotion_floor:g1"
+    assert at.radio(key="wit_mode").value == "In expectation"
+    # Good values are taken, without a warning.
+    at = new_app(scenario="gamma", target="top-35", lever="intake_women_share", p="90").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert not at.warning
+    assert at.selectbox(key="wit_lever").value == "intake_women_share"
+    assert (at.radio(key="wit_mode").value, at.slider(key="wit_p").value) == (
+        "With a probability",
+        90,
+    )
+
+
+def test_the_default_lever_follows_the_target_until_the_user_chooses_one(scenario_dir):
+    """Two targets: the top (a floor on its vacancy promotions) and the entry grade with g1
+    as a group fed by the intake. Switching target re-picks the default; once the user has
+    chosen a lever, a target switch keeps it."""
+    data = _gamma()
+    data["groups"] = {"everyone": ["g0", "g1"]}
+    data["targets"].append(
+        {
+            "id": "all-30",
+            "label": "30 % women overall by 2008",
+            "population": "everyone",
+            "comparator": "at_least",
+            "value": 0.3,
+            "deadline": 2008,
+            "assumption": "test",
+        }
+    )
+    (scenario_dir / "gamma.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    at = new_app(scenario="gamma").run()
+    at.switch_page("app_pages/what_it_takes.py").run()
+    assert at.selectbox(key="wit_lever").value == "promotion_floor:g1"
+    at.selectbox(key="wit_target").set_value("all-30").run()
+    assert_clean(at)
+    assert at.selectbox(key="wit_lever").value == "intake_women_share"
+    at.selectbox(key="wit_lever").set_value("women_attrition_multiplier").run()
+    at.selectbox(key="wit_target").set_value("top-35").run()
+    assert at.selectbox(key="wit_lever").value == "women_attrition_multiplier"

@@ -1166,7 +1166,15 @@ def test_goal_seek_answers_are_rounded_towards_meeting_the_target_within_the_ran
     }
     assert C.lever_answer("intake_women_share", band) == ("between 20.1 % and 68.4 %", 0.201)
     narrow = {**band, "met_interval": [0.20004, 0.20049]}
-    assert C.lever_answer("intake_women_share", narrow) == ("between 0.20004 and 0.20049", None)
+    assert C.lever_answer("intake_women_share", narrow) == ("between 20.004 % and 20.049 %", None)
+    # Kept at a range's end off the display grid: the end is shown exactly, not rounded back.
+    top = {"direction": "at_least", "value": 1.8301, "range": [0.1, 1.833333]}
+    assert C.lever_answer("women_odds:g1", top) == ("at least 1.83333", 1.833333)
+    bottom = {"direction": "at_most", "value": 0.1004, "range": [0.1004, 5.0]}
+    assert C.lever_answer("women_odds:g1", bottom) == ("at most 0.1004", 0.1004)
+    share_top = {"direction": "at_least", "value": 0.99952, "range": [0.0, 0.9996]}
+    assert C.lever_answer("intake_women_share", share_top) == ("at least 99.96 %", 0.9996)
+    assert [C.is_share_lever(x) for x in ("lateral_share:g1", "women_odds:g1")] == [True, False]
 
 
 def test_the_default_goal_seek_lever_acts_on_the_targets_population():

@@ -48,6 +48,7 @@ K_HC_TABLE = "headcount_table_open"
 K_FLOW_TABLE = "flows_table_open"
 K_ASSUMPTIONS = "assumptions_open"
 K_MORE = "more_levers_open"
+K_MORE_OPENED = "_more_levers_opened"  # opened by itself this session (a link, an upload)
 K_UPLOAD = "upload"
 K_UPLOAD_SEEN = "_upload_seen"
 K_UPLOAD_ERROR = "_upload_error"
@@ -292,14 +293,14 @@ def sidebar(
     return scenario
 
 
-#: The levers under "More levers" (widget keys = lever names), with short names.
-MORE_LEVER_NAMES = {
-    K_FLOOR: "promotion floor",
-    K_WATTR: "women's attrition",
-    K_MATTR: "men's attrition",
-    K_EST: "establishment",
-}
-MORE_LEVERS = tuple(MORE_LEVER_NAMES)
+#: Short names of the levers under "More levers": the percent levers.
+MORE_LEVER_NAMES = dict(
+    zip(
+        PERCENT_LEVERS,
+        ("promotion floor", "women's attrition", "men's attrition", "establishment"),
+        strict=True,
+    )
+)
 
 
 #: The expander's label. Constant: Streamlit's expander identity includes its label even with a
@@ -314,12 +315,14 @@ def more_levers(scenario: Scenario) -> None:
     measurement, 8 runs each; docs/app.md, Speed); the sliders' values are kept meanwhile
     (``persist_state="session"``) and stay in force, and a caption under the closed box names
     those changed. It opens by itself when one of its levers is changed on arrival (a shared
-    link, an uploaded what-if file), until the user closes it.
+    link, an uploaded what-if file), once per session: closed, it stays closed.
     """
     ss = st.session_state
-    changed = [key for key in MORE_LEVERS if key in active_levers(scenario)]
-    if changed and K_MORE not in ss:
-        ss[K_MORE] = True
+    changed = [key for key in PERCENT_LEVERS if key in active_levers(scenario)]
+    # Opened by itself once per session (the expander's own state is not kept across a page
+    # switch, so its absence does not say whether it was opened before).
+    if changed and not ss.get(K_MORE_OPENED):
+        ss[K_MORE] = ss[K_MORE_OPENED] = True
     box = st.expander(MORE_LEVERS_LABEL, key=K_MORE, on_change="rerun")
     if not box.open:
         if changed:  # a closed box must not hide a lever in force

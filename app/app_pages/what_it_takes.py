@@ -30,6 +30,8 @@ from app import state
 
 K_TARGET, K_LEVER, K_MODE, K_P, K_REPS = "wit_target", "wit_lever", "wit_mode", "wit_p", "wit_reps"
 K_URL_READ = "_wit_url_read"
+K_LEVER_CHOSEN = "_wit_lever_chosen"  # the user (or a link) chose the lever: keep it
+K_LEVER_FOR = "_wit_lever_for"  # the target the default lever was picked for
 K_ASKED = "_wit_asked"
 MODES = ("In expectation", "With a probability")
 
@@ -107,17 +109,17 @@ def explore_link(
         if not low - 1e-9 <= pct / 100 <= high + 1e-9:
             pct = None
     if kind == "intake_women_share" and pct is not None:
-        key, text = "women_intake", str(pct)
+        explore_lever = {"women_share": pct / 100}
     elif kind == "women_odds" and steps == [grade] and C.ODDS_MIN <= value <= C.ODDS_MAX:
-        key, text = "women_odds", f"{value:g}"
+        explore_lever = {"vacancy_odds": value}
     elif kind == "promotion_floor" and steps == [grade] and pct is not None:
-        key, text = "women_floor", str(pct)
+        explore_lever = {"women_floor": pct / 100}
     else:
         return None
     params = dict(view.get("url", {}))
     if "scenario" not in params:
         return None  # an uploaded scenario cannot travel in a link
-    params[key] = text
+    params |= C.lever_params(explore_lever)  # Explore's URL keys and formats
     if reps is not None:  # the search's replications, so that Explore shows the same runs
         params["reps"] = str(reps)
     return "explore?" + urlencode(params)
@@ -127,38 +129,68 @@ def explore_link(
 def lever_options(text: str) -> dict[str, str]:
     """:func:`app.components.goal_seek_levers` of the view's scenario (canonical JSON), once
     per scenario: it compiles the scenario (and a posterior's draws) for each rate step's
-    odds, 64 ms for the calibrated defence scenario, on every rerun otherwise."""
+    odds, 37-64 ms for the calibrated defence scenario in two measurements, on every rerun
+    otherwise)."""
     return C.goal_seek_levers(C.scenario_from_json(text))
 
-default_lever = C.default_goal_seek_lever
+
 fmt_lever = C.fmt_lever_value
+P_MIN, P_MAX = 50, 99  # the probability slider's range, in percent
 
 
 def _read_url_once(targets: list[str], levers: list[str]) -> None:
+    """On a session's first run, take ``target``, ``lever`` and ``p`` from the URL; a value
+    the page cannot use is named in a warning (and the page's default used)."""
     ss = st.session_state
     if ss.get(K_URL_READ):
         return
     ss[K_URL_READ] = True
     params = st.query_params.to_dict()
-    if params.get("target") in targets:
-        ss[K_TARGET] = params["target"]
-    if params.get("lever") in levers:
-        ss[K_LEVER] = params["lever"]
+    warnings = []
+    for key, allowed, ss_key in (("target", targets, K_TARGET), ("lever", levers, K_LEVER)):
+        if key not in params:
+            continue
+        if params[key] in allowed:
+            ss[ss_key] = params[key]
+            if key == "lever":
+                ss[K_LEVER_CHOSEN] = True
+        else:
+            warnings.append(
+                f"The link's {key}={params[key]!r} is not one of this scenario's: "
+                f"{', '.join(allowed)}. Showing the default."
+            )
     if "p" in params:
-        qs = C.parse_query_params({"women_floor": params["p"]}, [])
-        if qs.women_floor is not None and 50 <= qs.women_floor <= 99:
+        raw = params["p"]
+        if raw.isdigit() and P_MIN <= int(raw) <= P_MAX:
             ss[K_MODE] = MODES[1]
-            ss[K_P] = qs.women_floor
+            ss[K_P] = int(raw)
+        else:
+            warnings.append(
+                f"The link's p={raw!r} is not a whole percent from {P_MIN} to {P_MAX}. "
+                "Showing goal seek in expectation."
+            )
+    for text in warnings:
+        st.warning(C.md_escape(text), icon=":material/link_off:")
+
+
+def _lever_chosen() -> None:
+    st.session_state[K_LEVER_CHOSEN] = True
 
 
 def goal_seek(view: dict, scenario, target, levers: dict[str, str]) -> None:
     st.subheader("Goal seek: which lever value meets the target?")
-    ss = st.session_state  # the lever: set by page() (the URL's, else default_lever)
+    ss = st.session_state  # the lever: set by page() (the URL's, the user's or the default)
     ss.setdefault(K_MODE, MODES[0])
     ss.setdefault(K_P, 80)
     ss.setdefault(K_REPS, 300)
     c1, c2 = st.columns([2, 1])
-    c1.selectbox("Lever", list(levers), key=K_LEVER, format_func=levers.get)
+    c1.selectbox(
+        "Lever",
+        list(levers),
+        key=K_LEVER,
+        format_func=levers.get,
+        on_change=_lever_chosen,
+    )
     c2.radio("Met", MODES, key=K_MODE, horizontal=True)
     lever = ss[K_LEVER]
     parameter, own = own_policies(scenario, lever)
@@ -174,7 +206,7 @@ def goal_seek(view: dict, scenario, target, levers: dict[str, str]) -> None:
     p = reps = seed = None
     if ss[K_MODE] == MODES[1]:
         c1, c2, c3 = st.columns([2, 1, 1])
-        c1.slider("With at least this probability", 50, 99, key=K_P, format="%d %%")
+        c1.slider("With at least this probability", P_MIN, P_MAX, key=K_P, format="%d %%")
         c2.number_input("Replications", 100, 2000, step=100, key=K_REPS)
         p, reps, seed = ss[K_P] / 100, int(ss[K_REPS]), int(view["seed"])
         ask = (view["run_json"], target.id, lever, p, reps, seed)
@@ -267,7 +299,7 @@ def uncertainty_text(lever: str, unc: dict) -> str:
         f"{fmt_lever(lever, unc['max'])}"
     )
     if unc.get("sd") is not None:
-        percent = lever.startswith(C.PERCENT_LEVERS)
+        percent = C.is_share_lever(lever)
         sd = f"{100 * unc['sd']:.2g} percentage points" if percent else f"{unc['sd']:.3g}"
         text += f" (standard deviation {sd})"
     missing = len(unc.get("values") or []) - len(values)
@@ -376,8 +408,13 @@ def page() -> None:
             f"Condition: {target.describe()} · {C.population_label(scenario, target.population)}"
         )
     )
-    if ss.get(K_LEVER) not in levers:
-        ss[K_LEVER] = default_lever(scenario, target, levers)
+    # The default lever follows the target (a floor on the deployed for a deployment target,
+    # a promotion floor for leaders) until the user or a link chooses one.
+    if ss.get(K_LEVER) not in levers or (
+        not ss.get(K_LEVER_CHOSEN) and ss.get(K_LEVER_FOR) != target.id
+    ):
+        ss[K_LEVER] = C.default_goal_seek_lever(scenario, target, levers)
+        ss[K_LEVER_FOR] = target.id
     url = {k: v for k, v in view.get("url", {}).items() if k != "reps"}
     url.update({"target": target.id, "lever": ss[K_LEVER]})
     if ss.get(K_MODE) == MODES[1]:
