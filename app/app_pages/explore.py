@@ -311,8 +311,8 @@ MORE_LEVERS_LABEL = "More levers: retention, promotion floor, posts"
 def more_levers(scenario: Scenario) -> None:
     """The expander of the less-used levers; its sliders are built only while it is open
     (``on_change="rerun"``). A closed box draws no slider, so a first page does not make the
-    browser load and draw the slider code (0.24 s of the first page's median in a paired
-    measurement, 8 runs each; docs/app.md, Speed); the sliders' values are kept meanwhile
+    browser load and draw the slider code (the first page's median was 0.24 s lower in one
+    paired batch of 8 runs each; docs/app.md, Speed); the sliders' values are kept meanwhile
     (``persist_state="session"``) and stay in force, and a caption under the closed box names
     those changed. It opens by itself when one of its levers is changed on arrival (a shared
     link, an uploaded what-if file), once per session: closed, it stays closed.
